@@ -1,0 +1,253 @@
+"""Hash-checking mode: whether it is on, and what it demands of every line.
+
+The mode is decided once over everything read and the command line, never from the state
+of an environment (design policy 1, EC1–EC4). :func:`check` applies policy 2 and 3 to the
+lines and returns every problem at once (EC57), each tied to its ``file:line``.
+
+Lines whose markers differ are compared only when a target decides which lines apply
+(``applies``); without one (``lint``), two lines conflict only when their markers are the
+same or one has none, since a universal lock may pin a project differently per platform.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import combinations
+
+from packaging.specifiers import InvalidSpecifier, Specifier
+from packaging.version import InvalidVersion, Version
+
+from pip_hashsync.errors import Problem, Source
+from pip_hashsync.hashes import AllowedHashes, Digest
+from pip_hashsync.reqfile import Kind, Requirement, RequirementSet
+
+#: Decides whether a line applies to the target (its marker is true there).
+Applies = Callable[[Requirement], bool]
+
+
+@dataclass(frozen=True)
+class HashMode:
+    """Whether hash-checking mode is on, and why, in words for messages."""
+
+    enabled: bool
+    reason: str | None = None
+    #: Set when ``--no-require-hashes`` turned off a mode that hashes would have switched on.
+    reduced_by: str | None = None
+
+
+def _where(source: Source | None) -> str:
+    return f"at {source}" if source else "on the command line"
+
+
+def decide_mode(
+    lines: RequirementSet, *, require_hashes: bool = False, no_require_hashes: bool = False
+) -> tuple[HashMode, list[Problem]]:
+    """Decide the mode for the whole run from every file read and the command line.
+
+    Any ``--hash`` on a requirement or constraint line, or ``--require-hashes`` anywhere,
+    turns it on; a ``--hash`` alone on an option line does not (EC5).
+    ``--no-require-hashes`` keeps it off and means "verify where given" (EC4).
+    """
+    opts = lines.options
+    require_at = None if require_hashes else opts.require_hashes
+    no_require_at = None if no_require_hashes else opts.no_require_hashes
+    wants = require_hashes or opts.require_hashes is not None
+    refuses = no_require_hashes or opts.no_require_hashes is not None
+    if wants and refuses:
+        problem = Problem(
+            "options",
+            "--require-hashes and --no-require-hashes are mutually exclusive "
+            f"(--require-hashes {_where(require_at)}, --no-require-hashes {_where(no_require_at)})",
+            require_at or no_require_at,
+        )
+        return HashMode(False), [problem]
+    first_hashed = next((r for r in lines.all_lines() if r.hashes), None)
+    if refuses:
+        reduced = f"--no-require-hashes {_where(no_require_at)}" if first_hashed else None
+        return HashMode(False, reduced_by=reduced), []
+    if wants:
+        return HashMode(True, f"--require-hashes {_where(require_at)}"), []
+    if first_hashed:
+        return HashMode(True, f"--hash at {first_hashed.source}"), []
+    return HashMode(False), []
+
+
+def check(lines: RequirementSet, mode: HashMode, applies: Applies | None = None) -> list[Problem]:
+    """Every problem the lines have under ``mode``, in file order within each kind.
+
+    ``applies`` selects the lines that apply to the target (EC22); without it every line is
+    checked, as ``lint`` does for a file meant for several platforms.
+    """
+    wanted = [r for r in lines.requirements if applies is None or applies(r)]
+    constraints = [c for c in lines.constraints if applies is None or applies(c)]
+    overlap = _always if applies is not None else _may_overlap
+    by_project: dict[str, list[Requirement]] = defaultdict(list)
+    for line in [*wanted, *constraints]:
+        if line.key:
+            by_project[line.key].append(line)
+
+    problems: list[Problem] = []
+    for constraint in constraints:
+        problems.extend(_constraint_problems(constraint))
+    for line in [*wanted, *constraints]:
+        problems.extend(_line_problems(line, mode, by_project.get(line.key or "", []), overlap))
+    if mode.enabled:
+        problems.extend(
+            Problem("stray-hash", "--hash on an option line does not apply to any requirement; "
+                    "join it to its requirement with a trailing backslash", source)
+            for source in lines.stray_hashes
+        )  # fmt: skip
+    for group in by_project.values():
+        problems.extend(_conflicts(group, overlap))
+    return problems
+
+
+def _always(a: Requirement, b: Requirement) -> bool:
+    return True
+
+
+def _may_overlap(a: Requirement, b: Requirement) -> bool:
+    """Without a target: lines may both apply unless they carry different markers."""
+    return a.marker is None or b.marker is None or str(a.marker) == str(b.marker)
+
+
+def _constraint_problems(line: Requirement) -> Iterable[Problem]:
+    if line.editable:
+        yield Problem("constraint", "Editable requirements are not allowed as constraints", line.source)
+    elif not line.name:
+        yield Problem("constraint", "Unnamed requirements are not allowed as constraints", line.source)
+    elif line.extras:
+        yield Problem("constraint", f"Constraints cannot have extras: {line.text}", line.source)
+
+
+def _strong(digests: Iterable[Digest]) -> list[Digest]:
+    return [d for d in digests if d.is_strong]
+
+
+def _line_problems(
+    line: Requirement,
+    mode: HashMode,
+    project: list[Requirement],
+    overlap: Callable[[Requirement, Requirement], bool],
+) -> Iterable[Problem]:
+    """Policy 2 for one line: the kinds that cannot be hashed, pins, and hashes."""
+    source = line.source
+    hashed = bool(line.hashes)
+    if line.editable:
+        if mode.enabled:
+            yield Problem(
+                "editable",
+                f"The editable requirement {line.text} cannot be installed when requiring "
+                "hashes, because there is no single file to hash.",
+                source,
+            )
+        return
+    if line.kind is Kind.VCS and (mode.enabled or hashed):
+        yield Problem(
+            "vcs",
+            f"{line.describe()}: a version control checkout has no single file to hash; "
+            "require an archive of the commit instead (e.g. "
+            "https://github.com/OWNER/REPO/archive/COMMIT.tar.gz) with --hash",
+            source,
+        )
+        return
+    if line.kind is Kind.DIRECTORY and (mode.enabled or hashed):
+        yield Problem(
+            "directory",
+            f"{line.describe()}: a directory has no single file to hash; build an sdist or "
+            "wheel from it and require that archive with --hash",
+            source,
+        )
+        return
+    yield from _fragment_conflicts(line)
+    if line.constraint and not hashed:
+        return
+    others = [other for other in project if other is not line and overlap(line, other)]
+    if line.kind is Kind.INDEX and (mode.enabled or hashed):
+        if not line.pinned_version and not any(c.pinned_version for c in others):
+            yield Problem("unpinned", _unpinned_message(line), source)
+            return
+    if mode.enabled and not line.constraint:
+        covered = _strong(line.hashes) or _strong(line.url_hashes) or any(c.hashes for c in others)
+        if not covered:
+            yield Problem("missing-hash", _missing_message(line), source)
+
+
+def _unpinned_message(line: Requirement) -> str:
+    spec = str(line.specifier)
+    if "*" in spec:
+        why = "== with a wildcard names many versions"
+    elif len(line.specifier) > 1:
+        why = "a pin must be a single == or === clause"
+    else:
+        why = "a hash names one file of one version"
+    hashed = " has --hash but" if line.hashes else ""
+    return f"{line.text}{hashed} is not pinned with == or === ({why}); pin it, e.g. {line.name}==VERSION"
+
+
+def _missing_message(line: Requirement) -> str:
+    weak = [d for d in line.url_hashes if not d.is_strong]
+    if weak:
+        return (
+            f"{line.describe()} has only a #{weak[0].algorithm} fragment, which is checked "
+            "but too weak to count in hash-checking mode; add --hash=sha256:…"
+        )
+    return f"{line.describe()} has no --hash; add one --hash=sha256:… per file it may be installed from"
+
+
+def _fragment_conflicts(line: Requirement) -> Iterable[Problem]:
+    """A URL's fragment and its ``--hash`` options must agree per algorithm (EC13)."""
+    for fragment in line.url_hashes:
+        same = [d for d in line.hashes if d.algorithm == fragment.algorithm]
+        if same and fragment not in same:
+            yield Problem(
+                "conflict",
+                f"Conflicting hashes for {line.url}: the URL says {fragment} but --hash allows "
+                f"only {', '.join(str(d) for d in same)}",
+                line.source,
+            )
+
+
+def _conflicts(
+    group: list[Requirement], overlap: Callable[[Requirement, Requirement], bool]
+) -> Iterable[Problem]:
+    """Two lines for one project that no single file can satisfy (EC25–EC27)."""
+    for a, b in combinations(group, 2):
+        if not overlap(a, b):
+            continue
+        if _pins_disagree(a, b) or _pins_disagree(b, a):
+            yield Problem(
+                "conflict",
+                f"{b.text} conflicts with {a.text} at {a.source}: no version satisfies both",
+                b.source,
+            )
+        elif AllowedHashes().narrowed(_strong(a.hashes)).narrowed(_strong(b.hashes)).contradictory:
+            yield Problem(
+                "conflict",
+                f"no file is allowed by both {a.source} and {b.source}: their --hash sets "
+                "have nothing in common",
+                b.source,
+            )
+
+
+def _pins_disagree(a: Requirement, b: Requirement) -> bool:
+    """Whether ``a``'s pinned version is excluded by ``b``'s specifier."""
+    pin = a.pinned_version
+    if pin is None or not b.specifier:
+        return False
+    if next(iter(a.specifier)).operator == "===":
+        return any(s.operator == "===" and s.version != pin for s in b.specifier)
+    try:
+        version = Version(pin)
+        return not all(_contains(s, version) for s in b.specifier)
+    except InvalidVersion:
+        return False
+
+
+def _contains(spec: Specifier, version: Version) -> bool:
+    try:
+        return spec.contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return True

@@ -1,0 +1,101 @@
+"""``lint``: check requirements files offline, as a pre-commit hook or CI step would.
+
+Reads the files, decides the hash mode and applies its rules to every line (markers are not
+evaluated: a file may be meant for several platforms), and reports the result as text or
+as one JSON object whose documented keys stay stable.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pip_hashsync import hashmode
+from pip_hashsync.errors import Problem
+from pip_hashsync.reqfile import Requirement, RequirementSet, RequirementsReader
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """What ``lint`` found; ``ok`` is False when any problem was found."""
+
+    lines: RequirementSet
+    mode: hashmode.HashMode
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def warnings(self) -> list[str]:
+        notices = list(self.lines.warnings)
+        if self.mode.reduced_by:
+            notices.append(
+                f"hash checking is reduced by {self.mode.reduced_by}: hashes that are given "
+                "are verified, lines without hashes are installed unchecked"
+            )
+        return notices
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hash_mode": self.mode.enabled,
+            "hash_mode_reason": self.mode.reason,
+            "requirements": [requirement_json(r) for r in self.lines.requirements],
+            "constraints": [requirement_json(r) for r in self.lines.constraints],
+            "options": self.lines.options.to_json(),
+            "problems": [
+                {"source": str(p.source) if p.source else None, "kind": p.kind, "message": p.message}
+                for p in self.problems
+            ],
+            "warnings": self.warnings,
+        }
+
+    def summary(self) -> str:
+        count = len(self.lines.requirements)
+        mode = f"hash-checking mode on ({self.mode.reason})" if self.mode.enabled else "hash-checking mode off"
+        verdict = "no problems" if self.ok else f"{len(self.problems)} problem(s)"
+        return f"{count} requirement(s), {len(self.lines.constraints)} constraint(s), {mode}: {verdict}"
+
+
+def lint(
+    files: Sequence[str],
+    constraints: Sequence[str] = (),
+    *,
+    require_hashes: bool = False,
+    no_require_hashes: bool = False,
+) -> LintReport:
+    """Read ``files`` and ``constraints`` and check them without touching the network."""
+    lines = RequirementsReader().read(files, constraints)
+    mode, problems = hashmode.decide_mode(
+        lines, require_hashes=require_hashes, no_require_hashes=no_require_hashes
+    )
+    problems = [*lines.problems, *problems, *hashmode.check(lines, mode)]
+    return LintReport(lines, mode, problems)
+
+
+def redact(url: str) -> str:
+    """A URL with any password replaced, so credentials are never printed."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:****@{host}"))
+
+
+def requirement_json(line: Requirement) -> dict[str, Any]:
+    """The documented JSON form of one line (keys are stable)."""
+    return {
+        "name": line.name,
+        "specifier": str(line.specifier),
+        "extras": sorted(line.extras),
+        "marker": str(line.marker) if line.marker else None,
+        "url": redact(line.url) if line.url else None,
+        "editable": line.editable,
+        "hashes": [str(d) for d in (*line.hashes, *line.url_hashes)],
+        "source": str(line.source),
+        "kind": line.kind.value,
+        "pinned_version": line.pinned_version,
+    }

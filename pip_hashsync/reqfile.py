@@ -1,0 +1,834 @@
+"""pip's requirements-file format, read exactly as pip reads it.
+
+The reader turns files into :class:`Requirement` values (each with its ``file:line``), the
+global options written in the files (:class:`FileOptions`), and a list of every problem
+found — it never stops at the first bad line (EC57). The steps and their order follow
+pip's parser (EC66–EC72): decode (BOM, PEP 263, UTF-8, locale), join ``\\`` continuations,
+strip comments, expand ``${VARS}``, split the requirement from its options at the first
+token that starts with ``-``, and parse the options with pip's option names.
+
+Where this reader is stricter than pip it says so in the problem text: text after the
+options (pip drops it silently, even a marker: EC72), and options that pip ignores on a
+requirement line are warned about instead of ignored quietly (EC70).
+
+Relative paths inside requirement lines are taken relative to the current directory, as
+pip does; ``-r``/``-c`` files and existing ``-f`` folders relative to the including file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import locale
+import optparse
+import os
+import re
+import shlex
+import sys
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from pip_hashsync.errors import Problem, Source
+from pip_hashsync.hashes import Digest, InvalidDigest, parse_hash_option, url_fragment_digests
+
+#: Schemes pip treats as URLs in a requirement line (plain schemes plus its VCS schemes).
+VCS_SCHEMES: frozenset[str] = frozenset(
+    {
+        *(f"git+{s}" for s in ("http", "https", "ssh", "git", "file")),
+        *(f"hg+{s}" for s in ("file", "http", "https", "ssh", "static-http")),
+        *(f"svn+{s}" for s in ("ssh", "http", "https", "svn", "file")),
+        *(f"bzr+{s}" for s in ("http", "https", "ssh", "sftp", "ftp", "lp", "file")),
+    }
+)
+URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "file", "ftp"}) | VCS_SCHEMES
+
+#: File endings pip takes for installable archives.
+ARCHIVE_EXTENSIONS: tuple[str, ...] = (
+    ".whl",
+    ".zip",
+    ".tar.gz",
+    ".tgz",
+    ".tar",
+    ".tar.bz2",
+    ".tbz",
+    ".tar.xz",
+    ".txz",
+    ".tlz",
+    ".tar.lz",
+    ".tar.lzma",
+)
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+_PEP263_RE = re.compile(rb"coding[:=]\s*([-\w.]+)")
+_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+_ENV_VAR_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_URL_FILE_SCHEME_RE = re.compile(r"^(http|https|file):", re.I)
+_EGG_RE = re.compile(r"[#&]egg=([^&]*)")
+_PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
+_EXTRAS_SUFFIX_RE = re.compile(r"^(.+)(\[[^\]]+\])$")
+
+
+class Kind(enum.Enum):
+    """Where a requirement's archive comes from; decides what hash mode allows (EC12–EC16)."""
+
+    INDEX = "index"
+    ARCHIVE = "archive"
+    DIRECTORY = "directory"
+    VCS = "vcs"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One requirement or constraint line, as pip understands it.
+
+    ``hashes`` are the line's ``--hash`` options; ``url_hashes`` the digests written in the
+    fragment of a user-written URL. Both are checked against downloads; only strong ones
+    satisfy hash-checking mode.
+    """
+
+    source: Source
+    text: str
+    name: str | None
+    specifier: SpecifierSet
+    extras: frozenset[str]
+    marker: Marker | None
+    url: str | None
+    kind: Kind
+    editable: bool = False
+    constraint: bool = False
+    hashes: tuple[Digest, ...] = ()
+    url_hashes: tuple[Digest, ...] = ()
+    config_settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str | None:
+        """The PEP 503 normalised name, used to match lines for one project (EC77, EC85)."""
+        return canonicalize_name(self.name) if self.name else None
+
+    @property
+    def pinned_version(self) -> str | None:
+        """The version a single ``==`` (no wildcard) or ``===`` clause names (EC6–EC8)."""
+        specs = list(self.specifier)
+        if len(specs) != 1:
+            return None
+        spec = specs[0]
+        if spec.operator == "===" or (spec.operator == "==" and not spec.version.endswith(".*")):
+            return spec.version
+        return None
+
+    def describe(self) -> str:
+        """How messages name this requirement: the URL for direct URLs, else the line's text."""
+        return self.url if self.kind is not Kind.INDEX and self.url else self.text
+
+
+@dataclass
+class FileOptions:
+    """The global options written in requirements files, with pip's meaning (EC60).
+
+    Sources are kept where a message may need to point at the line.
+    """
+
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    no_index: bool = False
+    find_links: list[str] = field(default_factory=list)
+    trusted_hosts: list[str] = field(default_factory=list)
+    pre: bool = False
+    prefer_binary: bool = False
+    no_binary: set[str] = field(default_factory=set)
+    only_binary: set[str] = field(default_factory=set)
+    all_releases: set[str] = field(default_factory=set)
+    only_final: set[str] = field(default_factory=set)
+    require_hashes: Source | None = None
+    no_require_hashes: Source | None = None
+    features: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index_url": self.index_url,
+            "extra_index_urls": list(self.extra_index_urls),
+            "no_index": self.no_index,
+            "find_links": list(self.find_links),
+            "trusted_hosts": list(self.trusted_hosts),
+            "pre": self.pre,
+            "prefer_binary": self.prefer_binary,
+            "no_binary": sorted(self.no_binary),
+            "only_binary": sorted(self.only_binary),
+            "all_releases": sorted(self.all_releases),
+            "only_final": sorted(self.only_final),
+            "require_hashes": self.require_hashes is not None,
+            "no_require_hashes": self.no_require_hashes is not None,
+            "use_feature": list(self.features),
+        }
+
+
+@dataclass
+class RequirementSet:
+    """Everything read from a set of requirements files."""
+
+    requirements: list[Requirement] = field(default_factory=list)
+    constraints: list[Requirement] = field(default_factory=list)
+    options: FileOptions = field(default_factory=FileOptions)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: Option lines that carry ``--hash`` but no requirement (EC5).
+    stray_hashes: list[Source] = field(default_factory=list)
+
+    def all_lines(self) -> list[Requirement]:
+        return [*self.requirements, *self.constraints]
+
+
+# ---------------------------------------------------------------------------------------
+# Decoding and preprocessing
+
+
+class UnreadableFile(Exception):
+    """The file's bytes cannot be turned into text."""
+
+
+def decode(data: bytes, path: str, warn: Callable[[str], None]) -> str:
+    """Decode like pip: a BOM wins, then a PEP 263 comment in the first two lines, then
+    UTF-8, then the locale's encoding with a warning (EC68)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _decode_as(data[len(bom) :], encoding, f"its byte-order mark ({encoding})")
+    for line in data.split(b"\n")[:2]:
+        match = _PEP263_RE.search(line) if line[:1] == b"#" else None
+        if match:
+            encoding = match.group(1).decode("ascii")
+            return _decode_as(data, encoding, f"its coding comment ({encoding})")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        fallback = locale.getpreferredencoding(False) or sys.getdefaultencoding()
+        text = _decode_as(data, fallback, f"UTF-8 or the locale's encoding ({fallback})")
+        warn(
+            f"{path}: not valid UTF-8, read with the locale's encoding {fallback}; add a "
+            f"PEP 263 comment such as '# -*- coding: {fallback} -*-' if that is intended"
+        )
+    if "\x00" in text:
+        raise UnreadableFile("it looks like a binary file (it contains NUL bytes)")
+    return text
+
+
+def _decode_as(data: bytes, encoding: str, what: str) -> str:
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        raise UnreadableFile(f"it declares an unknown encoding {encoding!r}") from None
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"it cannot be decoded with {what} at byte {exc.start}; save it as UTF-8"
+        ) from None
+
+
+def logical_lines(text: str, environ: dict[str, str] | os._Environ[str]) -> Iterator[tuple[int, str]]:
+    """Yield ``(first physical line number, line)`` after pip's preprocessing (EC66, EC67).
+
+    A line ending in a backslash continues on the next one, unless it is a comment line; a
+    comment line ends a continuation. ``#`` starts a comment only at the start of a line or
+    after whitespace. ``${NAME}`` is replaced when ``NAME`` is set and not empty.
+    """
+    for number, line in _joined(text.splitlines()):
+        line = _COMMENT_RE.sub("", line).strip()
+        if line:
+            yield number, _ENV_VAR_RE.sub(lambda m: environ.get(m.group(1)) or m.group(0), line)
+
+
+def _joined(lines: list[str]) -> Iterator[tuple[int, str]]:
+    first = 0
+    parts: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        is_comment = _COMMENT_RE.match(line) is not None
+        if line.endswith("\\") and not is_comment:
+            if not parts:
+                first = number
+            parts.append(line.strip("\\"))
+            continue
+        if is_comment:
+            line = " " + line  # keeps the comment a comment once joined
+        if parts:
+            yield first, "".join([*parts, line])
+            parts = []
+        else:
+            yield number, line
+    if parts:
+        yield first, "".join(parts)
+
+
+def split_requirement_and_options(line: str) -> tuple[str, str]:
+    """Split at the first space-separated token that starts with ``-`` (EC72).
+
+    The requirement part is kept as written, so markers with spaces and quotes survive.
+    """
+    tokens = line.split(" ")
+    for index, token in enumerate(tokens):
+        if token.startswith("-"):
+            return " ".join(tokens[:index]), " ".join(tokens[index:])
+    return line, ""
+
+
+# ---------------------------------------------------------------------------------------
+# Options on a line
+
+
+class LineSyntaxError(Exception):
+    """An option on a line cannot be parsed; ``str()`` is the reason."""
+
+
+class _LineOptionParser(optparse.OptionParser):
+    """optparse, as pip uses it for lines (same abbreviations and messages), raising
+    instead of exiting."""
+
+    def error(self, msg: str) -> Any:
+        raise LineSyntaxError(msg)
+
+
+def _store_hash(option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser) -> None:
+    try:
+        digest = parse_hash_option(value, option="--hash")
+    except InvalidDigest as exc:
+        raise LineSyntaxError(str(exc)) from None
+    parser.values.ensure_value("hashes", []).append(digest)
+
+
+def _store_config_setting(
+    option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser
+) -> None:
+    key, sep, val = value.partition("=")
+    if not sep:
+        raise LineSyntaxError(f"Arguments to {opt} must be of the form KEY=VAL")
+    parser.values.ensure_value("config_settings", []).append((key, val))
+
+
+def _store_name_set(option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser) -> None:
+    """``--no-binary``/``--only-binary``/``--all-releases``/``--only-final`` values, in order."""
+    if value.startswith("-"):
+        raise LineSyntaxError(f"{opt} option requires 1 argument.")
+    assert option.dest is not None
+    parser.values.ensure_value(option.dest, []).append(value)
+
+
+def _build_line_parser() -> _LineOptionParser:
+    parser = _LineOptionParser(add_help_option=False)
+    add = parser.add_option
+    add("-i", "--index-url", "--pypi-url", dest="index_url")
+    add("--extra-index-url", dest="extra_index_urls", action="append")
+    add("--no-index", dest="no_index", action="store_true")
+    add("-c", "--constraint", dest="constraints", action="append")
+    add("-r", "--requirement", dest="requirements", action="append")
+    add("-e", "--editable", dest="editables", action="append")
+    add("-f", "--find-links", dest="find_links", action="append")
+    for opt, dest in (
+        ("--no-binary", "no_binary"),
+        ("--only-binary", "only_binary"),
+        ("--all-releases", "all_releases"),
+        ("--only-final", "only_final"),
+    ):
+        add(opt, dest=dest, type="str", action="callback", callback=_store_name_set)
+    add("--prefer-binary", dest="prefer_binary", action="store_true")
+    add("--require-hashes", dest="require_hashes", action="store_true")
+    add("--no-require-hashes", dest="no_require_hashes", action="store_true")
+    add("--pre", dest="pre", action="store_true")
+    add("--trusted-host", dest="trusted_hosts", action="append")
+    add("--use-feature", dest="features", action="append")
+    add("--hash", dest="hashes", type="str", action="callback", callback=_store_hash)
+    add("-C", "--config-settings", dest="config_settings", type="str", action="callback",
+        callback=_store_config_setting)  # fmt: skip
+    return parser
+
+
+_LINE_PARSER = _build_line_parser()
+#: Option names by destination, for messages about options that have no effect.
+_OPTION_NAMES = {o.dest: o.get_opt_string() for o in _LINE_PARSER.option_list}
+
+
+def parse_line_options(options_text: str) -> tuple[dict[str, Any], list[str]]:
+    """Parse the options part of a line; return the options given and leftover words."""
+    try:
+        words = shlex.split(options_text)
+    except ValueError:
+        raise LineSyntaxError(f"Could not split options: {options_text}") from None
+    values, leftover = _LINE_PARSER.parse_args(words, optparse.Values())
+    return {k: v for k, v in vars(values).items() if v}, leftover
+
+
+def apply_name_set(value: str, target: set[str], other: set[str]) -> None:
+    """pip's rules for ``:all:``, ``:none:`` and name lists of the paired set options."""
+    names = value.split(",")
+    while ":all:" in names:
+        other.clear()
+        target.clear()
+        target.add(":all:")
+        del names[: names.index(":all:") + 1]
+        if ":none:" not in names:
+            return
+    for name in names:
+        if name == ":none:":
+            target.clear()
+            continue
+        canonical = canonicalize_name(name)
+        other.discard(canonical)
+        target.add(canonical)
+
+
+# ---------------------------------------------------------------------------------------
+# Requirement text
+
+
+class RequirementTextError(Exception):
+    """The requirement part of a line is not a requirement pip could install."""
+
+
+def path_to_url(path: str) -> str:
+    """A ``file:`` URL for a path, made absolute the way pip makes it."""
+    absolute = os.path.normpath(os.path.abspath(path))
+    return urllib.parse.urljoin("file:", urllib.request.pathname2url(absolute))
+
+
+def url_to_path(url: str) -> str:
+    """The local path of a ``file:`` URL."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.request.url2pathname(parts.path)
+
+
+def is_url(text: str) -> bool:
+    return urllib.parse.urlsplit(text).scheme in URL_SCHEMES
+
+
+def is_archive(path: str) -> bool:
+    return path.lower().endswith(ARCHIVE_EXTENSIONS)
+
+
+def _looks_like_path(text: str) -> bool:
+    return os.sep in text or bool(os.altsep and os.altsep in text) or text.startswith(".")
+
+
+def _is_project_dir(path: str) -> bool:
+    return any(os.path.isfile(os.path.join(path, f)) for f in ("pyproject.toml", "setup.py"))
+
+
+def _egg_name(url: str) -> str | None:
+    match = _EGG_RE.search(url)
+    if not match:
+        return None
+    if not _PROJECT_NAME_RE.match(match.group(1)):
+        raise RequirementTextError(f"the #egg= fragment of {url} is not a project name")
+    return match.group(1)
+
+
+def _strip_extras(text: str) -> tuple[str, frozenset[str]]:
+    match = _EXTRAS_SUFFIX_RE.match(text)
+    if not match:
+        return text, frozenset()
+    try:
+        extras = PackagingRequirement("placeholder" + match.group(2).lower()).extras
+    except InvalidRequirement as exc:
+        raise RequirementTextError(f"invalid extras {match.group(2)!r}: {exc}") from None
+    return match.group(1).rstrip(), frozenset(extras)
+
+
+def _kind_of_url(url: str) -> Kind:
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme in VCS_SCHEMES:
+        return Kind.VCS
+    if scheme == "file" and os.path.isdir(url_to_path(url)):
+        return Kind.DIRECTORY
+    return Kind.ARCHIVE
+
+
+def _packaging_requirement(text: str) -> PackagingRequirement:
+    try:
+        return PackagingRequirement(text)
+    except InvalidRequirement as exc:
+        hint = ""
+        if os.sep in text:
+            hint = " (it looks like a path, but no such file or folder exists)"
+        elif "=" in text and not re.search(r"[<>=!~]=|[<>]", text):
+            hint = " (= is not a valid operator; did you mean ==?)"
+        raise RequirementTextError(f"Invalid requirement: {text!r}: {exc}{hint}") from None
+
+
+@dataclass(frozen=True)
+class _Parts:
+    name: str | None
+    specifier: SpecifierSet
+    extras: frozenset[str]
+    marker: Marker | None
+    url: str | None
+    kind: Kind
+
+
+def _from_packaging(req: PackagingRequirement, extras: frozenset[str] = frozenset()) -> _Parts:
+    url = req.url
+    return _Parts(
+        name=req.name,
+        specifier=req.specifier,
+        extras=frozenset(req.extras) | extras,
+        marker=req.marker,
+        url=url,
+        kind=_kind_of_url(url) if url else Kind.INDEX,
+    )
+
+
+def parse_requirement_text(text: str, warn: Callable[[str], None]) -> _Parts:
+    """Interpret a requirement the way pip's ``install_req_from_line`` does.
+
+    Accepts PEP 508 requirements (``name[extra]==1 ; marker``, ``name @ url``), archive and
+    VCS URLs, and paths to archives or project folders (relative to the current directory).
+    """
+    marker_sep = "; " if is_url(text) else ";"
+    marker: Marker | None = None
+    if marker_sep in text:
+        text, marker_text = text.split(marker_sep, 1)
+        if marker_text.strip():
+            try:
+                marker = Marker(marker_text.strip())
+            except InvalidMarker as exc:
+                raise RequirementTextError(f"Invalid requirement: {text.strip()!r}: {exc}") from None
+    text = text.strip()
+    url: str | None = None
+    extras: frozenset[str] = frozenset()
+    if is_url(text):
+        url = text
+    else:
+        path, extras = _strip_extras(os.path.normpath(os.path.abspath(text)))
+        url = _url_from_path(path, text, warn)
+    if url is None:
+        parts = _from_packaging(_packaging_requirement(text))
+        if marker is not None and parts.marker is None:
+            parts = _replace_marker(parts, marker)
+        return parts
+    if url.startswith("file:") and "../" in url:
+        url = path_to_url(url_to_path(url))
+    filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    if filename.endswith(".whl"):
+        try:
+            name, version, _, _ = parse_wheel_filename(filename)
+        except InvalidWheelFilename as exc:
+            raise RequirementTextError(f"Invalid wheel filename {filename!r}: {exc}") from None
+        req_text: str | None = f"{name}=={version}"
+    else:
+        req_text = _egg_name(url)
+    req = _packaging_requirement(req_text) if req_text else None
+    return _Parts(
+        name=req.name if req else None,
+        specifier=req.specifier if req else SpecifierSet(),
+        extras=extras | (frozenset(req.extras) if req else frozenset()),
+        marker=marker,
+        url=url,
+        kind=_kind_of_url(url),
+    )
+
+
+def _replace_marker(parts: _Parts, marker: Marker) -> _Parts:
+    return _Parts(parts.name, parts.specifier, parts.extras, marker, parts.url, parts.kind)
+
+
+def _url_from_path(path: str, text: str, warn: Callable[[str], None]) -> str | None:
+    if _looks_like_path(text) and os.path.isdir(path):
+        if not _is_project_dir(path):
+            raise RequirementTextError(
+                f"Directory {text!r} is not installable. Neither 'setup.py' nor "
+                "'pyproject.toml' found."
+            )
+        return path_to_url(path)
+    if not is_archive(path):
+        return None
+    if os.path.isfile(path):
+        return path_to_url(path)
+    before_at, at, _ = text.partition("@")
+    if at and not _looks_like_path(before_at):
+        return None  # a PEP 508 ``name @ url`` requirement
+    warn(f"Requirement {text!r} looks like a filename, but the file does not exist")
+    return path_to_url(path)
+
+
+def parse_editable_text(text: str) -> _Parts:
+    """Interpret the value of ``-e`` as pip does: ``name @ url``, a project folder (with
+    optional ``[extras]``), or a VCS URL with ``#egg=``."""
+    try:
+        req = PackagingRequirement(text)
+    except InvalidRequirement:
+        req = None
+    if req is not None and req.url:
+        return _from_packaging(req)
+    url, extras = _strip_extras(text)
+    if os.path.isdir(url):
+        url = path_to_url(url)
+    if url.lower().startswith("file:"):
+        return _Parts(_egg_name(url), SpecifierSet(), extras, None, url, _kind_of_url(url))
+    for vcs in ("git", "hg", "svn", "bzr"):
+        if text.lower().startswith(f"{vcs}:"):
+            text = f"{vcs}+{text}"
+            break
+    if urllib.parse.urlsplit(text).scheme not in VCS_SCHEMES:
+        raise RequirementTextError(
+            f"{text} is not a valid editable requirement. It should either be a path to a "
+            "local project or a VCS URL (beginning with "
+            f"{', '.join(sorted(VCS_SCHEMES))})."
+        )
+    name = _egg_name(text)
+    if not name:
+        raise RequirementTextError(
+            f"Could not detect requirement name for '{text}', please specify one with "
+            "your_package_name @ URL"
+        )
+    return _Parts(name, SpecifierSet(), frozenset(), None, text, Kind.VCS)
+
+
+# ---------------------------------------------------------------------------------------
+# Files
+
+
+#: Reads a requirements file given by URL and returns its bytes (the index client's job).
+UrlReader = Callable[[str], bytes]
+
+
+class RequirementsReader:
+    """Reads requirements and constraints files, following ``-r`` and ``-c``.
+
+    >>> result = RequirementsReader().read(["requirements.txt"])  # doctest: +SKIP
+    >>> [str(r.source) for r in result.requirements]  # doctest: +SKIP
+    ['requirements.txt:3', 'requirements.txt:7']
+    """
+
+    def __init__(
+        self,
+        *,
+        read_url: UrlReader | None = None,
+        environ: dict[str, str] | os._Environ[str] | None = None,
+    ) -> None:
+        self._read_url = read_url
+        self._environ = os.environ if environ is None else environ
+
+    def read(self, requirements: Sequence[str], constraints: Sequence[str] = ()) -> RequirementSet:
+        """Read every file (requirements first, then constraints) into one result."""
+        result = RequirementSet()
+        for path in requirements:
+            self._read_file(result, path, constraint=False, ancestors={}, included_at=None)
+        for path in constraints:
+            self._read_file(result, path, constraint=True, ancestors={}, included_at=None)
+        return result
+
+    def _read_file(
+        self,
+        result: RequirementSet,
+        path: str,
+        *,
+        constraint: bool,
+        ancestors: dict[str, str | None],
+        included_at: Source | None,
+    ) -> None:
+        identity = path if _URL_FILE_SCHEME_RE.match(path) else os.path.abspath(path)
+        if identity in ancestors:
+            includer = ancestors[identity]
+            again = f" and again in {includer}" if includer else ""
+            result.problems.append(
+                Problem(
+                    "file",
+                    f"{path} recursively references itself in "
+                    f"{included_at.path if included_at else path}{again}",
+                    included_at,
+                )
+            )
+            return
+        ancestors = {**ancestors, identity: included_at.path if included_at else None}
+        kind = "constraints" if constraint else "requirements"
+        try:
+            text = decode(self._load(path), path, result.warnings.append)
+        except (OSError, UnreadableFile) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if isinstance(exc, IsADirectoryError):
+                reason = "it is a directory, not a file"
+            result.problems.append(
+                Problem("file", f"Could not read {kind} file {path}: {reason}", included_at)
+            )
+            return
+        for number, line in logical_lines(text, self._environ):
+            self._read_line(result, Source(path, number), line, constraint, ancestors)
+
+    def _load(self, path: str) -> bytes:
+        scheme = urllib.parse.urlsplit(path).scheme.lower()
+        if scheme == "file":
+            path = url_to_path(path)
+        elif scheme in ("http", "https"):
+            if self._read_url is None:
+                raise UnreadableFile("reading requirements files from URLs needs the network")
+            return self._read_url(path)
+        with open(path, "rb") as file:
+            return file.read()
+
+    def _read_line(
+        self,
+        result: RequirementSet,
+        source: Source,
+        line: str,
+        constraint: bool,
+        ancestors: dict[str, str | None],
+    ) -> None:
+        requirement_text, options_text = split_requirement_and_options(line)
+        try:
+            options, leftover = parse_line_options(options_text)
+        except LineSyntaxError as exc:
+            result.problems.append(Problem("syntax", f"Invalid requirement: {line}: {exc}", source))
+            return
+        if leftover:
+            result.problems.append(Problem("syntax", _leftover_message(leftover), source))
+            return
+        editables = options.pop("editables", [])
+        if requirement_text or editables:
+            editable = not requirement_text
+            text = requirement_text or editables.pop(0)
+            for other in editables:
+                result.warnings.append(
+                    f"{source}: only one requirement per line is read; -e {other} is ignored"
+                )
+            self._add_requirement(result, source, text.strip(), editable, constraint, options)
+        elif "requirements" in options or "constraints" in options:
+            self._include(result, source, options, ancestors)
+        else:
+            _apply_option_line(result, source, options)
+
+    def _include(
+        self,
+        result: RequirementSet,
+        source: Source,
+        options: dict[str, Any],
+        ancestors: dict[str, str | None],
+    ) -> None:
+        nested_constraint = "requirements" not in options
+        target = options["constraints" if nested_constraint else "requirements"][0]
+        _warn_ignored(result, source, options, keep={"requirements", "constraints"}, what="an include line")
+        for extra in [*options.get("requirements", []), *options.get("constraints", [])][1:]:
+            result.warnings.append(f"{source}: only the first -r/-c of a line is read; {extra} is ignored")
+        if _URL_FILE_SCHEME_RE.match(source.path):
+            target = urllib.parse.urljoin(source.path, target)
+        elif not _URL_FILE_SCHEME_RE.match(target):
+            target = os.path.normpath(os.path.join(os.path.dirname(source.path), target))
+        self._read_file(
+            result, target, constraint=nested_constraint, ancestors=ancestors, included_at=source
+        )
+
+    def _add_requirement(
+        self,
+        result: RequirementSet,
+        source: Source,
+        text: str,
+        editable: bool,
+        constraint: bool,
+        options: dict[str, Any],
+    ) -> None:
+        keep = {"config_settings"} if editable else {"hashes", "config_settings"}
+        _warn_ignored(result, source, options, keep=keep, what="a requirement line")
+        try:
+            if editable:
+                parts = parse_editable_text(text)
+            else:
+                parts = parse_requirement_text(text, lambda m: result.warnings.append(f"{source}: {m}"))
+            url_hashes = url_fragment_digests(parts.url) if parts.url else ()
+        except (RequirementTextError, InvalidDigest) as exc:
+            result.problems.append(Problem("syntax", str(exc), source))
+            return
+        requirement = Requirement(
+            source=source,
+            text=text if not editable else f"-e {text}",
+            name=parts.name,
+            specifier=parts.specifier,
+            extras=parts.extras,
+            marker=parts.marker,
+            url=parts.url,
+            kind=parts.kind,
+            editable=editable,
+            constraint=constraint,
+            hashes=tuple(options.get("hashes", ())) if not editable else (),
+            url_hashes=url_hashes,
+            config_settings=tuple(options.get("config_settings", ())),
+        )
+        if editable and options.get("hashes"):
+            result.warnings.append(f"{source}: --hash on an editable line has no effect (pip drops it too)")
+        (result.constraints if constraint else result.requirements).append(requirement)
+
+
+def _leftover_message(leftover: list[str]) -> str:
+    if leftover[0].startswith(";"):
+        return (
+            "the environment marker comes after the options; pip would silently ignore it. "
+            "Write the '; marker' right after the requirement, before any --option"
+        )
+    return (
+        f"unexpected text after the options: {' '.join(leftover)!r}; pip would silently "
+        "ignore it. Put each requirement on its own line"
+    )
+
+
+def _warn_ignored(
+    result: RequirementSet, source: Source, options: dict[str, Any], keep: set[str], what: str
+) -> None:
+    for dest in options:
+        if dest not in keep:
+            result.warnings.append(
+                f"{source}: {_OPTION_NAMES[dest]} has no effect on {what} (pip ignores it too); "
+                "put it on a line of its own"
+            )
+
+
+def _apply_option_line(result: RequirementSet, source: Source, options: dict[str, Any]) -> None:
+    """Apply an options-only line to the run's options, with pip's rules (EC60, EC71)."""
+    opts = result.options
+    if options.get("hashes"):
+        result.stray_hashes.append(source)
+        result.warnings.append(f"{source.path} line {source.line} has --hash but no requirement, and will be ignored.")
+    if options.get("no_index"):
+        opts.no_index = True
+    if "index_url" in options:
+        opts.index_url = options["index_url"]
+    opts.extra_index_urls.extend(options.get("extra_index_urls", ()))
+    for value in options.get("find_links", ())[:1]:
+        opts.find_links.append(_relative_find_links(value, source.path))
+    for value in options.get("find_links", ())[1:]:
+        result.warnings.append(f"{source}: only the first --find-links of a line is used (as in pip); {value} is ignored")
+    opts.trusted_hosts.extend(options.get("trusted_hosts", ()))
+    for value in options.get("no_binary", ()):
+        apply_name_set(value, opts.no_binary, opts.only_binary)
+    for value in options.get("only_binary", ()):
+        apply_name_set(value, opts.only_binary, opts.no_binary)
+    for value in options.get("all_releases", ()):
+        apply_name_set(value, opts.all_releases, opts.only_final)
+    for value in options.get("only_final", ()):
+        apply_name_set(value, opts.only_final, opts.all_releases)
+    opts.pre = opts.pre or bool(options.get("pre"))
+    opts.prefer_binary = opts.prefer_binary or bool(options.get("prefer_binary"))
+    if options.get("require_hashes") and opts.require_hashes is None:
+        opts.require_hashes = source
+    if options.get("no_require_hashes") and opts.no_require_hashes is None:
+        opts.no_require_hashes = source
+    for feature in options.get("features", ()):
+        if feature not in opts.features:
+            opts.features.append(feature)
+        result.warnings.append(f"{source}: --use-feature={feature} has no effect in pip-hashsync")
+
+
+def _relative_find_links(value: str, requirements_path: str) -> str:
+    """A ``-f`` path is taken relative to the requirements file when it exists there (EC71)."""
+    if _URL_FILE_SCHEME_RE.match(requirements_path):
+        return value
+    candidate = os.path.join(os.path.dirname(os.path.abspath(requirements_path)), value)
+    return candidate if os.path.exists(candidate) else value

@@ -1,0 +1,51 @@
+"""Test isolation: no pip configuration or variables from the machine reach a test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Read before the isolation fixture removes PIP_HASHSYNC_* variables.
+NETWORK_ENABLED = os.environ.get("PIP_HASHSYNC_NETWORK") == "1"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-network", action="store_true", help="run tests that need the default index")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if NETWORK_ENABLED or config.getoption("--run-network"):
+        return
+    skip = pytest.mark.skip(reason="needs the default index: use --run-network")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Neutralise the developer's pip configuration: PIP_CONFIG_FILE=os.devnull, no
+    PIP_*/UV_* variables, HOME and XDG folders in the test's temp dir, bytecode allowed."""
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "UV_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(var, str(home / var.lower()))
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    yield home
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty current directory (pip reads relative requirement paths from it)."""
+    path = tmp_path / "work"
+    path.mkdir()
+    monkeypatch.chdir(path)
+    return path
