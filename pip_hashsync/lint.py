@@ -47,17 +47,28 @@ class LintReport:
             "constraints": [requirement_json(r) for r in self.lines.constraints],
             "options": self.lines.options.to_json(),
             "problems": [
-                {"source": str(p.source) if p.source else None, "kind": p.kind, "message": p.message}
+                {
+                    "source": str(p.source) if p.source else None,
+                    "kind": p.kind,
+                    "message": p.message,
+                }
                 for p in self.problems
             ],
             "warnings": self.warnings,
         }
 
     def summary(self) -> str:
-        count = len(self.lines.requirements)
-        mode = f"hash-checking mode on ({self.mode.reason})" if self.mode.enabled else "hash-checking mode off"
+        counts = (
+            f"{len(self.lines.requirements)} requirement(s), "
+            f"{len(self.lines.constraints)} constraint(s)"
+        )
+        mode = (
+            f"hash-checking mode on ({self.mode.reason})"
+            if self.mode.enabled
+            else "hash-checking mode off"
+        )
         verdict = "no problems" if self.ok else f"{len(self.problems)} problem(s)"
-        return f"{count} requirement(s), {len(self.lines.constraints)} constraint(s), {mode}: {verdict}"
+        return f"{counts}, {mode}: {verdict}"
 
 
 def lint(

@@ -27,7 +27,7 @@ import shlex
 import sys
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,7 +239,9 @@ def _decode_as(data: bytes, encoding: str, what: str) -> str:
         ) from None
 
 
-def logical_lines(text: str, environ: dict[str, str] | os._Environ[str]) -> Iterator[tuple[int, str]]:
+def logical_lines(
+    text: str, environ: dict[str, str] | os._Environ[str]
+) -> Iterator[tuple[int, str]]:
     """Yield ``(first physical line number, line)`` after pip's preprocessing (EC66, EC67).
 
     A line ending in a backslash continues on the next one, unless it is a comment line; a
@@ -301,12 +303,19 @@ class _LineOptionParser(optparse.OptionParser):
         raise LineSyntaxError(msg)
 
 
-def _store_hash(option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser) -> None:
+def _append(parser: optparse.OptionParser, dest: str, value: object) -> None:
+    assert parser.values is not None
+    parser.values.ensure_value(dest, []).append(value)
+
+
+def _store_hash(
+    option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser
+) -> None:
     try:
         digest = parse_hash_option(value, option="--hash")
     except InvalidDigest as exc:
         raise LineSyntaxError(str(exc)) from None
-    parser.values.ensure_value("hashes", []).append(digest)
+    _append(parser, "hashes", digest)
 
 
 def _store_config_setting(
@@ -315,15 +324,17 @@ def _store_config_setting(
     key, sep, val = value.partition("=")
     if not sep:
         raise LineSyntaxError(f"Arguments to {opt} must be of the form KEY=VAL")
-    parser.values.ensure_value("config_settings", []).append((key, val))
+    _append(parser, "config_settings", (key, val))
 
 
-def _store_name_set(option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser) -> None:
+def _store_name_set(
+    option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser
+) -> None:
     """``--no-binary``/``--only-binary``/``--all-releases``/``--only-final`` values, in order."""
     if value.startswith("-"):
         raise LineSyntaxError(f"{opt} option requires 1 argument.")
     assert option.dest is not None
-    parser.values.ensure_value(option.dest, []).append(value)
+    _append(parser, option.dest, value)
 
 
 def _build_line_parser() -> _LineOptionParser:
@@ -502,7 +513,9 @@ def parse_requirement_text(text: str, warn: Callable[[str], None]) -> _Parts:
             try:
                 marker = Marker(marker_text.strip())
             except InvalidMarker as exc:
-                raise RequirementTextError(f"Invalid requirement: {text.strip()!r}: {exc}") from None
+                raise RequirementTextError(
+                    f"Invalid requirement: {text.strip()!r}: {exc}"
+                ) from None
     text = text.strip()
     url: str | None = None
     extras: frozenset[str] = frozenset()
@@ -703,7 +716,7 @@ class RequirementsReader:
                 )
             self._add_requirement(result, source, text.strip(), editable, constraint, options)
         elif "requirements" in options or "constraints" in options:
-            self._include(result, source, options, ancestors)
+            self._include(result, source, options, constraint, ancestors)
         else:
             _apply_option_line(result, source, options)
 
@@ -712,13 +725,23 @@ class RequirementsReader:
         result: RequirementSet,
         source: Source,
         options: dict[str, Any],
+        constraint: bool,
         ancestors: dict[str, str | None],
     ) -> None:
         nested_constraint = "requirements" not in options
+        if constraint and not nested_constraint:
+            result.warnings.append(
+                f"{source}: a -r inside a constraints file reads requirements, not constraints "
+                "(as pip does); use -c to include more constraints"
+            )
         target = options["constraints" if nested_constraint else "requirements"][0]
-        _warn_ignored(result, source, options, keep={"requirements", "constraints"}, what="an include line")
+        _warn_ignored(
+            result, source, options, keep={"requirements", "constraints"}, what="an include line"
+        )
         for extra in [*options.get("requirements", []), *options.get("constraints", [])][1:]:
-            result.warnings.append(f"{source}: only the first -r/-c of a line is read; {extra} is ignored")
+            result.warnings.append(
+                f"{source}: only the first -r/-c of a line is read; {extra} is ignored"
+            )
         if _URL_FILE_SCHEME_RE.match(source.path):
             target = urllib.parse.urljoin(source.path, target)
         elif not _URL_FILE_SCHEME_RE.match(target):
@@ -742,7 +765,9 @@ class RequirementsReader:
             if editable:
                 parts = parse_editable_text(text)
             else:
-                parts = parse_requirement_text(text, lambda m: result.warnings.append(f"{source}: {m}"))
+                parts = parse_requirement_text(
+                    text, lambda m: result.warnings.append(f"{source}: {m}")
+                )
             url_hashes = url_fragment_digests(parts.url) if parts.url else ()
         except (RequirementTextError, InvalidDigest) as exc:
             result.problems.append(Problem("syntax", str(exc), source))
@@ -763,7 +788,9 @@ class RequirementsReader:
             config_settings=tuple(options.get("config_settings", ())),
         )
         if editable and options.get("hashes"):
-            result.warnings.append(f"{source}: --hash on an editable line has no effect (pip drops it too)")
+            result.warnings.append(
+                f"{source}: --hash on an editable line has no effect (pip drops it too)"
+            )
         (result.constraints if constraint else result.requirements).append(requirement)
 
 
@@ -795,7 +822,9 @@ def _apply_option_line(result: RequirementSet, source: Source, options: dict[str
     opts = result.options
     if options.get("hashes"):
         result.stray_hashes.append(source)
-        result.warnings.append(f"{source.path} line {source.line} has --hash but no requirement, and will be ignored.")
+        result.warnings.append(
+            f"{source.path} line {source.line} has --hash but no requirement, and will be ignored."
+        )
     if options.get("no_index"):
         opts.no_index = True
     if "index_url" in options:
@@ -804,7 +833,10 @@ def _apply_option_line(result: RequirementSet, source: Source, options: dict[str
     for value in options.get("find_links", ())[:1]:
         opts.find_links.append(_relative_find_links(value, source.path))
     for value in options.get("find_links", ())[1:]:
-        result.warnings.append(f"{source}: only the first --find-links of a line is used (as in pip); {value} is ignored")
+        result.warnings.append(
+            f"{source}: only the first --find-links of a line is used (as in pip); "
+            f"{value} is ignored"
+        )
     opts.trusted_hosts.extend(options.get("trusted_hosts", ()))
     for value in options.get("no_binary", ()):
         apply_name_set(value, opts.no_binary, opts.only_binary)

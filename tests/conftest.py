@@ -13,7 +13,9 @@ NETWORK_ENABLED = os.environ.get("PIP_HASHSYNC_NETWORK") == "1"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-network", action="store_true", help="run tests that need the default index")
+    parser.addoption(
+        "--run-network", action="store_true", help="run tests that need the default index"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
