@@ -213,40 +213,98 @@ def _fragment_conflicts(line: Requirement) -> Iterable[Problem]:
 def _conflicts(
     group: list[Requirement], overlap: Callable[[Requirement, Requirement], bool]
 ) -> Iterable[Problem]:
-    """Two lines for one project that no single file can satisfy (EC25–EC27)."""
+    """Lines for one project that no single file can satisfy (EC25–EC27)."""
+    found = False
     for a, b in combinations(group, 2):
         if not overlap(a, b):
             continue
-        if _pins_disagree(a, b) or _pins_disagree(b, a):
+        if _pins_exclude(a, b):
+            found = True
             yield Problem(
                 "conflict",
                 f"{b.text} conflicts with {a.text} at {a.source}: no version satisfies both",
                 b.source,
             )
-        elif AllowedHashes().narrowed(_strong(a.hashes)).narrowed(_strong(b.hashes)).contradictory:
+        elif _hash_contradiction([a, b]):
+            found = True
             yield Problem(
                 "conflict",
                 f"no file is allowed by both {a.source} and {b.source}: their --hash sets "
                 "have nothing in common",
                 b.source,
             )
+    if not found:
+        yield from _joint_hash_conflicts(group, overlap)
 
 
-def _pins_disagree(a: Requirement, b: Requirement) -> bool:
-    """Whether ``a``'s pinned version is excluded by ``b``'s specifier."""
-    pin = a.pinned_version
-    if pin is None or not b.specifier:
-        return False
-    if next(iter(a.specifier)).operator == "===":
-        return any(s.operator == "===" and s.version != pin for s in b.specifier)
+def _joint_hash_conflicts(
+    group: list[Requirement], overlap: Callable[[Requirement, Requirement], bool]
+) -> Iterable[Problem]:
+    """Three or more lines whose --hash sets share no file although every two of them do,
+    e.g. ``{A, B}``, ``{B, C}`` and ``{A, C}`` (EC25). Only lines that may apply together
+    are combined: each line with every line that overlaps all those taken so far."""
+    reported: set[tuple[int, ...]] = set()
+    for anchor in range(len(group)):
+        members = [anchor]
+        for index in range(len(group)):
+            if index != anchor and all(overlap(group[index], group[m]) for m in members):
+                members.append(index)
+        culprits = _hash_contradiction([group[m] for m in sorted(members)])
+        key = tuple(sorted(id(line) for line in culprits))
+        if culprits and key not in reported:
+            reported.add(key)
+            *first, last = (str(line.source) for line in culprits)
+            yield Problem(
+                "conflict",
+                f"no file is allowed by all of {', '.join(first)} and {last}: their --hash "
+                "sets have nothing in common",
+                culprits[-1].source,
+            )
+
+
+def _hash_contradiction(lines: list[Requirement]) -> list[Requirement]:
+    """The fewest of ``lines`` (found by dropping each line the contradiction survives
+    without) whose --hash sets no one file satisfies; empty when some file may."""
+
+    def contradictory(subset: list[Requirement]) -> bool:
+        allowed = AllowedHashes()
+        for line in subset:
+            allowed = allowed.narrowed(_strong(line.hashes))
+        return allowed.contradictory
+
+    if not contradictory(lines):
+        return []
+    culprits = list(lines)
+    for line in lines:
+        rest = [other for other in culprits if other is not line]
+        if contradictory(rest):
+            culprits = rest
+    return culprits
+
+
+def _pins_exclude(a: Requirement, b: Requirement) -> bool:
+    """Whether no version satisfies both lines. Decided by the pins: a pinned version that
+    satisfies the other line satisfies both (``==1.0`` admits ``==1.0+cpu``'s pin, EC9)."""
+    pinned = [(x.pinned_version, y) for x, y in ((a, b), (b, a)) if x.pinned_version]
+    return bool(pinned) and not any(_pin_satisfies(pin, line) for pin, line in pinned)
+
+
+def _pin_satisfies(pin: str, line: Requirement) -> bool:
+    """Whether the pinned version ``pin`` satisfies every clause of ``line``'s specifier."""
     try:
-        version = Version(pin)
-        return not all(_contains(s, version) for s in b.specifier)
+        version: Version | None = Version(pin)
     except InvalidVersion:
+        version = None
+    return all(_contains(spec, pin, version) for spec in line.specifier)
+
+
+def _contains(spec: Specifier, pin: str, version: Version | None) -> bool:
+    """PEP 440 containment; ``===`` compares strings, and a version that is not PEP 440 can
+    satisfy nothing else (EC7)."""
+    if spec.operator == "===":
+        return spec.version.lower() == pin.lower()
+    if version is None:
         return False
-
-
-def _contains(spec: Specifier, version: Version) -> bool:
     try:
         return spec.contains(version, prereleases=True)
     except InvalidSpecifier:

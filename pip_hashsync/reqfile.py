@@ -209,6 +209,8 @@ def decode(data: bytes, path: str, warn: Callable[[str], None]) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return _decode_as(data[len(bom) :], encoding, f"its byte-order mark ({encoding})")
+    if b"\x00" in data:
+        raise UnreadableFile("it looks like a binary file (it contains NUL bytes)")
     for line in data.split(b"\n")[:2]:
         match = _PEP263_RE.search(line) if line[:1] == b"#" else None
         if match:
@@ -223,8 +225,6 @@ def decode(data: bytes, path: str, warn: Callable[[str], None]) -> str:
             f"{path}: not valid UTF-8, read with the locale's encoding {fallback}; add a "
             f"PEP 263 comment such as '# -*- coding: {fallback} -*-' if that is intended"
         )
-    if "\x00" in text:
-        raise UnreadableFile("it looks like a binary file (it contains NUL bytes)")
     return text
 
 

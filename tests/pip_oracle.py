@@ -11,6 +11,8 @@ import os
 import re
 from typing import Any
 
+from pip_hashsync.lint import lint, requirement_json
+
 
 def pip_lines(path: str, constraint: bool = False) -> list[dict[str, Any]]:
     """Every requirement pip reads from ``path``, as ``requirement_json``-like dicts."""
@@ -69,3 +71,36 @@ def pip_options(path: str) -> dict[str, Any]:
         "use_feature": list(options.features_enabled),
         "trusted_hosts": [f"{h}:{p}" if p else h for h, p in session.pip_trusted_origins],
     }
+
+
+COMPARED = ("name", "specifier", "extras", "marker", "url", "editable", "hashes", "source")
+
+
+def ours(path: str) -> list[dict[str, Any]]:
+    report = lint([path])
+    lines = [
+        *((r, False) for r in report.lines.requirements),
+        *((c, True) for c in report.lines.constraints),
+    ]
+    result = []
+    for line, constraint in lines:
+        data = requirement_json(line)
+        data["hashes"] = sorted(data["hashes"])
+        spot, _, number = data["source"].rpartition(":")
+        data["source"] = f"{os.path.abspath(spot)}:{number}"
+        data["constraint"] = constraint
+        result.append(data)
+    return sorted(result, key=lambda d: (d["constraint"], d["source"]))
+
+
+def theirs(path: str) -> list[dict[str, Any]]:
+    return sorted(pip_lines(path), key=lambda d: (d["constraint"], d["source"]))
+
+
+def assert_same(path: str) -> None:
+    mine, pips = ours(path), theirs(path)
+    assert [d["source"] for d in mine] == [d["source"] for d in pips]
+    for a, b in zip(mine, pips, strict=True):
+        assert {k: a[k] for k in (*COMPARED, "constraint")} == {
+            k: b[k] for k in (*COMPARED, "constraint")
+        }, a["source"]

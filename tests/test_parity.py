@@ -6,48 +6,15 @@ README.txt) and a file that uses every option pip reads (``fixtures/parity``).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pip_hashsync.lint import lint, requirement_json
-from tests.pip_oracle import pip_lines, pip_options
+from pip_hashsync.lint import lint
+from tests.pip_oracle import assert_same, pip_options
 
 FIXTURES = Path(__file__).parent / "fixtures"
-COMPARED = ("name", "specifier", "extras", "marker", "url", "editable", "hashes", "source")
-
-
-def ours(path: str) -> list[dict[str, Any]]:
-    report = lint([path])
-    lines = [
-        *((r, False) for r in report.lines.requirements),
-        *((c, True) for c in report.lines.constraints),
-    ]
-    result = []
-    for line, constraint in lines:
-        data = requirement_json(line)
-        data["hashes"] = sorted(data["hashes"])
-        spot, _, number = data["source"].rpartition(":")
-        data["source"] = f"{os.path.abspath(spot)}:{number}"
-        data["constraint"] = constraint
-        result.append(data)
-    return sorted(result, key=lambda d: (d["constraint"], d["source"]))
-
-
-def theirs(path: str) -> list[dict[str, Any]]:
-    return sorted(pip_lines(path), key=lambda d: (d["constraint"], d["source"]))
-
-
-def assert_same(path: str) -> None:
-    mine, pips = ours(path), theirs(path)
-    assert [d["source"] for d in mine] == [d["source"] for d in pips]
-    for a, b in zip(mine, pips, strict=True):
-        assert {k: a[k] for k in (*COMPARED, "constraint")} == {
-            k: b[k] for k in (*COMPARED, "constraint")
-        }, a["source"]
 
 
 @pytest.mark.parametrize("name", ["pip-compile.txt", "uv.txt", "uv-universal.txt"])

@@ -1,0 +1,88 @@
+"""The command line: --version, --help, exit codes, JSON, and no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pip_hashsync import __version__
+from pip_hashsync.cli import main
+from tests.helpers import SHA_A, write
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "requirements.txt"
+
+
+def test_module_entry_point_prints_the_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pip_hashsync", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"pip-hashsync {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["lint", "--help"]])
+def test_help_on_every_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "usage: pip-hashsync" in capsys.readouterr().out
+
+
+def test_lint_passes_on_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(EXAMPLE)]) == 0
+    assert "hash-checking mode on" in capsys.readouterr().out
+
+
+def test_lint_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "--format", "json", str(EXAMPLE)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"hash_mode", "requirements", "constraints", "options", "problems"} <= set(data)
+    assert data["hash_mode"] is True and data["problems"] == []
+    first = data["requirements"][0]
+    keys = {"name", "specifier", "extras", "marker", "url", "editable", "hashes", "source"}
+    assert keys <= set(first)
+    assert first["source"] == f"{EXAMPLE}:3"
+    assert all(h.startswith("sha256:") for h in first["hashes"])
+
+
+def test_lint_reports_every_problem_with_file_and_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        workdir / "r.txt",
+        f"""
+        six==1.17.0 --hash=sha256:{SHA_A}
+        idna==3.10
+        attrs>=24
+        -e git+https://h.example/r.git#egg=r
+        """,
+    )
+    assert main(["lint", "r.txt"]) == 2
+    err = capsys.readouterr().err
+    assert "r.txt:2: idna==3.10 has no --hash" in err
+    assert "r.txt:3: attrs>=24 is not pinned" in err
+    assert "r.txt:4: The editable requirement" in err
+    assert "In --require-hashes mode, all requirements must have their versions pinned" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "content", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"\xff\xfe\xfd not text \xc0"]
+)
+def test_lint_never_shows_a_traceback_for_garbage(
+    workdir: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    (workdir / "r.txt").write_bytes(content)
+    assert main(["lint", "r.txt", "missing.txt", "."]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "r.txt" in err and "missing.txt" in err and "it is a directory" in err
+
+
+def test_mutually_exclusive_switches_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "--require-hashes", "--no-require-hashes", str(EXAMPLE)]) == 2
+    assert "mutually exclusive" in capsys.readouterr().err
