@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
-from packaging.specifiers import InvalidSpecifier, Specifier
+from packaging.specifiers import Specifier
 from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import Problem, Source
@@ -115,9 +115,13 @@ def _may_overlap(a: Requirement, b: Requirement) -> bool:
 
 def _constraint_problems(line: Requirement) -> Iterable[Problem]:
     if line.editable:
-        yield Problem("constraint", "Editable requirements are not allowed as constraints", line.source)
+        yield Problem(
+            "constraint", "Editable requirements are not allowed as constraints", line.source
+        )
     elif not line.name:
-        yield Problem("constraint", "Unnamed requirements are not allowed as constraints", line.source)
+        yield Problem(
+            "constraint", "Unnamed requirements are not allowed as constraints", line.source
+        )
     elif line.extras:
         yield Problem("constraint", f"Constraints cannot have extras: {line.text}", line.source)
 
@@ -165,10 +169,10 @@ def _line_problems(
     if line.constraint and not hashed:
         return
     others = [other for other in project if other is not line and overlap(line, other)]
-    if line.kind is Kind.INDEX and (mode.enabled or hashed):
-        if not line.pinned_version and not any(c.pinned_version for c in others):
-            yield Problem("unpinned", _unpinned_message(line), source)
-            return
+    needs_pin = line.kind is Kind.INDEX and (mode.enabled or hashed)
+    if needs_pin and not line.pinned_version and not any(c.pinned_version for c in others):
+        yield Problem("unpinned", _unpinned_message(line), source)
+        return
     if mode.enabled and not line.constraint:
         covered = _strong(line.hashes) or _strong(line.url_hashes) or any(c.hashes for c in others)
         if not covered:
@@ -184,7 +188,10 @@ def _unpinned_message(line: Requirement) -> str:
     else:
         why = "a hash names one file of one version"
     hashed = " has --hash but" if line.hashes else ""
-    return f"{line.text}{hashed} is not pinned with == or === ({why}); pin it, e.g. {line.name}==VERSION"
+    return (
+        f"{line.text}{hashed} is not pinned with == or === ({why}); "
+        f"pin it, e.g. {line.name}==VERSION"
+    )
 
 
 def _missing_message(line: Requirement) -> str:
@@ -194,7 +201,10 @@ def _missing_message(line: Requirement) -> str:
             f"{line.describe()} has only a #{weak[0].algorithm} fragment, which is checked "
             "but too weak to count in hash-checking mode; add --hash=sha256:…"
         )
-    return f"{line.describe()} has no --hash; add one --hash=sha256:… per file it may be installed from"
+    return (
+        f"{line.describe()} has no --hash; "
+        "add one --hash=sha256:… per file it may be installed from"
+    )
 
 
 def _fragment_conflicts(line: Requirement) -> Iterable[Problem]:
@@ -213,58 +223,44 @@ def _fragment_conflicts(line: Requirement) -> Iterable[Problem]:
 def _conflicts(
     group: list[Requirement], overlap: Callable[[Requirement, Requirement], bool]
 ) -> Iterable[Problem]:
-    """Lines for one project that no single file can satisfy (EC25–EC27)."""
-    found = False
+    """Lines for one project that no single version or file can satisfy (EC25–EC27)."""
     for a, b in combinations(group, 2):
-        if not overlap(a, b):
-            continue
-        if _pins_exclude(a, b):
-            found = True
+        if overlap(a, b) and _pins_exclude(a, b):
             yield Problem(
                 "conflict",
                 f"{b.text} conflicts with {a.text} at {a.source}: no version satisfies both",
                 b.source,
             )
-        elif _hash_contradiction([a, b]):
-            found = True
-            yield Problem(
-                "conflict",
-                f"no file is allowed by both {a.source} and {b.source}: their --hash sets "
-                "have nothing in common",
-                b.source,
-            )
-    if not found:
-        yield from _joint_hash_conflicts(group, overlap)
-
-
-def _joint_hash_conflicts(
-    group: list[Requirement], overlap: Callable[[Requirement, Requirement], bool]
-) -> Iterable[Problem]:
-    """Three or more lines whose --hash sets share no file although every two of them do,
-    e.g. ``{A, B}``, ``{B, C}`` and ``{A, C}`` (EC25). Only lines that may apply together
-    are combined: each line with every line that overlaps all those taken so far."""
-    reported: set[tuple[int, ...]] = set()
-    for anchor in range(len(group)):
-        members = [anchor]
-        for index in range(len(group)):
-            if index != anchor and all(overlap(group[index], group[m]) for m in members):
-                members.append(index)
-        culprits = _hash_contradiction([group[m] for m in sorted(members)])
-        key = tuple(sorted(id(line) for line in culprits))
+    reported: set[tuple[Source, ...]] = set()
+    for cluster in _clusters(group, overlap):
+        culprits = _hash_contradiction(cluster)
+        key = tuple(line.source for line in culprits)
         if culprits and key not in reported:
             reported.add(key)
             *first, last = (str(line.source) for line in culprits)
+            both = "both" if len(first) == 1 else "all of"
             yield Problem(
                 "conflict",
-                f"no file is allowed by all of {', '.join(first)} and {last}: their --hash "
+                f"no file is allowed by {both} {', '.join(first)} and {last}: their --hash "
                 "sets have nothing in common",
                 culprits[-1].source,
             )
 
 
+def _clusters(
+    group: list[Requirement], overlap: Callable[[Requirement, Requirement], bool]
+) -> list[list[Requirement]]:
+    """The sets of lines that may apply together: with a target, the whole group; without
+    one, the lines of each marker together with the lines that have no marker."""
+    if overlap is _always:
+        return [group]
+    markers = {str(line.marker) for line in group if line.marker} or {""}
+    return [[line for line in group if not line.marker or str(line.marker) == m] for m in markers]
+
+
 def _hash_contradiction(lines: list[Requirement]) -> list[Requirement]:
-    """The fewest of ``lines`` (found by dropping each line the contradiction survives
-    without) whose --hash sets no one file satisfies; empty when some file may."""
+    """The fewest of ``lines`` whose --hash sets no one file satisfies (found by dropping
+    every line the contradiction survives without); empty when some file may."""
 
     def contradictory(subset: list[Requirement]) -> bool:
         allowed = AllowedHashes()
@@ -303,9 +299,4 @@ def _contains(spec: Specifier, pin: str, version: Version | None) -> bool:
     satisfy nothing else (EC7)."""
     if spec.operator == "===":
         return spec.version.lower() == pin.lower()
-    if version is None:
-        return False
-    try:
-        return spec.contains(version, prereleases=True)
-    except InvalidSpecifier:
-        return True
+    return version is not None and spec.contains(version, prereleases=True)

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import SHA_A, write
 
 from pip_hashsync import __version__
 from pip_hashsync.cli import main
-from tests.helpers import SHA_A, write
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "requirements.txt"
 

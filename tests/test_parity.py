@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pip_oracle import assert_same, pip_options
 
 from pip_hashsync.lint import lint
-from tests.pip_oracle import assert_same, pip_options
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import SHA_A, SHA_B, write
+from pip_oracle import assert_same, pip_options
 
 from pip_hashsync.lint import lint
 from pip_hashsync.reqfile import Kind, RequirementsReader
-from tests.helpers import SHA_A, SHA_B, write
-from tests.pip_oracle import assert_same, pip_options
 
 
 def read(path: Path) -> tuple[list[str], list[str], list[str]]:
