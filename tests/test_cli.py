@@ -86,3 +86,11 @@ def test_lint_never_shows_a_traceback_for_garbage(
 def test_mutually_exclusive_switches_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", "--require-hashes", "--no-require-hashes", str(EXAMPLE)]) == 2
     assert "mutually exclusive" in capsys.readouterr().err
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "pip-hashsync"
+    if not script.exists():
+        pytest.skip("pip-hashsync is not installed as a script in this environment")
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and __version__ in out.stdout
