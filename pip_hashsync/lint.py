@@ -7,7 +7,6 @@ as one JSON object whose documented keys stay stable.
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from pip_hashsync import hashmode
 from pip_hashsync.errors import Problem
 from pip_hashsync.reqfile import Requirement, RequirementSet, RequirementsReader
+from pip_hashsync.urls import redact
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,6 @@ def lint(
     )
     problems = [*lines.problems, *problems, *hashmode.check(lines, mode)]
     return LintReport(lines, mode, problems)
-
-
-def redact(url: str) -> str:
-    """A URL with any password replaced, so credentials are never printed."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:****@{host}"))
 
 
 def requirement_json(line: Requirement) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from pip_hashsync.errors import Problem, Source
 from pip_hashsync.hashes import Digest, InvalidDigest, parse_hash_option, url_fragment_digests
+from pip_hashsync.urls import path_to_url, url_to_path
 
 #: Schemes pip treats as URLs in a requirement line (plain schemes plus its VCS schemes).
 VCS_SCHEMES: frozenset[str] = frozenset(
@@ -406,18 +407,6 @@ def apply_name_set(value: str, target: set[str], other: set[str]) -> None:
 
 class RequirementTextError(Exception):
     """The requirement part of a line is not a requirement pip could install."""
-
-
-def path_to_url(path: str) -> str:
-    """A ``file:`` URL for a path, made absolute the way pip makes it."""
-    absolute = os.path.normpath(os.path.abspath(path))
-    return urllib.parse.urljoin("file:", urllib.request.pathname2url(absolute))
-
-
-def url_to_path(url: str) -> str:
-    """The local path of a ``file:`` URL."""
-    parts = urllib.parse.urlsplit(url)
-    return urllib.request.url2pathname(parts.path)
 
 
 def is_url(text: str) -> bool:

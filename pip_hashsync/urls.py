@@ -1,0 +1,28 @@
+"""URL helpers shared by the reader, the index client and the messages."""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+import urllib.request
+
+
+def path_to_url(path: str) -> str:
+    """A ``file:`` URL for a path, made absolute the way pip makes it."""
+    absolute = os.path.normpath(os.path.abspath(path))
+    return urllib.parse.urljoin("file:", urllib.request.pathname2url(absolute))
+
+
+def url_to_path(url: str) -> str:
+    """The local path of a ``file:`` URL."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.request.url2pathname(parts.path)
+
+
+def redact(url: str) -> str:
+    """A URL with any password replaced, so credentials are never printed."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:****@{host}"))
