@@ -41,7 +41,84 @@ def _build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
     lint.set_defaults(run=_run_lint)
+
+    sync = commands.add_parser(
+        "sync",
+        help="make an environment match requirements files exactly",
+        description="Make the target environment match the requirements files exactly: "
+        "install what is missing, change what differs, remove what is not listed. In "
+        "hash-checking mode every byte installed must match a --hash of the files.",
+    )
+    sync.add_argument("files", nargs="+", metavar="FILE", help="requirements file(s)")
+    sync.add_argument(
+        "-c", "--constraint", action="append", default=[], metavar="FILE",
+        help="constraints file (may be repeated)",
+    )  # fmt: skip
+    sync.add_argument(
+        "--dry-run", action="store_true",
+        help="print the plan (what would be installed, from which file, and why) and change "
+        "nothing",
+    )  # fmt: skip
+    sync.add_argument("--format", choices=("text", "json"), default="text")
+    target = sync.add_argument_group("target")
+    target.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
+    target.add_argument("--venv", metavar="DIR", help="virtual environment to sync")
+    target.add_argument(
+        "--keep", action="append", default=[], metavar="NAME",
+        help="never remove this project (adds to pip, pip-hashsync, setuptools, wheel)",
+    )  # fmt: skip
+    target.add_argument(
+        "--trust-installed", action="store_true",
+        help="accept installed distributions of the right version without a recorded hash",
+    )  # fmt: skip
+    target.add_argument(
+        "--allow-empty", action="store_true",
+        help="allow a sync that removes everything when no requirement applies",
+    )  # fmt: skip
+    _add_hash_mode_options(sync)
+    _add_pip_options(sync)
+    sync.set_defaults(run=_run_sync)
     return parser
+
+
+#: pip's options (names and meaning as in pip) that the index, the network and file choice use.
+_PIP_OPTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("-i", "--index-url"), "store"),
+    (("--extra-index-url",), "append"),
+    (("--no-index",), "store_true"),
+    (("-f", "--find-links"), "append"),
+    (("--trusted-host",), "append"),
+    (("--only-binary",), "append"),
+    (("--no-binary",), "append"),
+    (("--prefer-binary",), "store_true"),
+    (("--pre",), "store_true"),
+    (("--cert",), "store"),
+    (("--client-cert",), "store"),
+    (("--timeout", "--default-timeout"), "store"),
+    (("--retries",), "store"),
+    (("--proxy",), "store"),
+    (("--keyring-provider",), "store"),
+    (("--no-input",), "store_true"),
+    (("--cache-dir",), "store"),
+    (("--isolated",), "store_true"),
+)
+
+
+def _add_pip_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pip options (as in pip and its configuration)")
+    for names, action in _PIP_OPTIONS:
+        group.add_argument(*names, action=action, default=None)
+
+
+def _pip_options(args: argparse.Namespace) -> dict[str, object]:
+    """The pip options the user gave, keyed by pip's long option name."""
+    long_names = [next(n for n in names if n.startswith("--")) for names, _ in _PIP_OPTIONS]
+    given: dict[str, object] = {}
+    for name in [*long_names, "--require-hashes", "--no-require-hashes"]:
+        value = getattr(args, name[2:].replace("-", "_"), None)
+        if value not in (None, False, []):
+            given[name[2:]] = value
+    return given
 
 
 def _add_hash_mode_options(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +150,41 @@ def _run_lint(args: argparse.Namespace) -> int:
             print(render_problems(report.problems), file=sys.stderr)
         print(report.summary())
     return ExitCode.OK if report.ok else ExitCode.BAD_INPUT
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    from pip_hashsync.sync import SyncRequest, plan_sync
+
+    if not args.dry_run:
+        print(
+            "ERROR: this version of pip-hashsync can only plan a sync: add --dry-run",
+            file=sys.stderr,
+        )
+        return ExitCode.BAD_INPUT
+    plan = plan_sync(
+        SyncRequest(
+            files=args.files,
+            constraints=args.constraint,
+            python=args.python,
+            venv=args.venv,
+            pip_options=_pip_options(args),
+            keep=args.keep,
+            trust_installed=args.trust_installed,
+            allow_empty=args.allow_empty,
+        )
+    )
+    if args.format == "json":
+        print(json.dumps(plan.to_json(), indent=2))
+        return plan.exit_code
+    for warning in plan.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    for action in plan.actions:
+        version = f" {action.version}" if action.version else ""
+        source = f" ({action.file.filename} from {action.file.origin})" if action.file else ""
+        print(f"would {action.action} {action.name}{version}{source}: {action.reason}")
+    if plan.problems:
+        print(render_problems(plan.problems), file=sys.stderr)
+    return plan.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,6 +45,8 @@ class Problem:
     kind: str
     message: str
     source: Source | None = None
+    #: The project the problem is about, when there is one.
+    name: str | None = None
 
     def __str__(self) -> str:
         return f"{self.source}: {self.message}" if self.source else self.message
@@ -71,6 +73,11 @@ GROUP_HEADS: dict[str, str] = {
     "stray-hash": "These lines have --hash but no requirement (a lost line continuation "
     "backslash?):",
     "conflict": "These requirements contradict each other:",
+    "empty": "Nothing to install:",
+    "not-found": "These projects were not found on any configured index:",
+    "no-version": "No version of these requirements can be installed on this target:",
+    "no-match": "No distribution matched the hashes of these requirements:",
+    "missing-dependency": "These dependencies are missing from the requirements file:",
     "constraint": "These constraints are not allowed:",
 }
 

@@ -9,6 +9,7 @@ downloaded bytes pass, so choosing and verifying can never disagree (EC25).
 
 from __future__ import annotations
 
+import hashlib
 import string
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,7 @@ HEX_LENGTHS: Mapping[str, int] = {
 }
 
 _HEX_DIGITS = frozenset(string.hexdigits)
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, order=True)
@@ -157,3 +159,13 @@ class AllowedHashes:
     def digests(self) -> list[Digest]:
         """Every digest named by any clause, sorted (for display)."""
         return sorted({d for clause in self.clauses for d in clause})
+
+
+def file_digests(path: str, algorithms: Iterable[str]) -> dict[str, str]:
+    """Hash a file with every algorithm in one read (EC36)."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}

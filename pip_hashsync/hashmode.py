@@ -300,3 +300,18 @@ def _contains(spec: Specifier, pin: str, version: Version | None) -> bool:
     if spec.operator == "===":
         return spec.version.lower() == pin.lower()
     return version is not None and spec.contains(version, prereleases=True)
+
+
+def allowed_hashes(lines: RequirementSet, applies: Applies) -> dict[str, AllowedHashes]:
+    """The allowed set of each project: every applying line's ``--hash`` options as one
+    clause of alternatives, and each digest of a URL fragment as a clause of its own (all
+    must match, EC13). The same sets choose files and verify downloads (policy 3)."""
+    allowed: dict[str, AllowedHashes] = {}
+    for line in lines.all_lines():
+        if not line.key or not applies(line):
+            continue
+        narrowed = allowed.get(line.key, AllowedHashes()).narrowed(line.hashes)
+        for digest in line.url_hashes:
+            narrowed = narrowed.narrowed([digest])
+        allowed[line.key] = narrowed
+    return allowed

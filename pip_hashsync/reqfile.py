@@ -818,6 +818,7 @@ def _apply_option_line(result: RequirementSet, source: Source, options: dict[str
         opts.no_index = True
     if "index_url" in options:
         opts.index_url = options["index_url"]
+        opts.extra_index_urls.clear()  # pip: -i replaces every index named so far
     opts.extra_index_urls.extend(options.get("extra_index_urls", ()))
     for value in options.get("find_links", ())[:1]:
         opts.find_links.append(_relative_find_links(value, source.path))

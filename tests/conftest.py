@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from indexserver import IndexServer
 
 # Read before the isolation fixture removes PIP_HASHSYNC_* variables.
 NETWORK_ENABLED = os.environ.get("PIP_HASHSYNC_NETWORK") == "1"
@@ -51,3 +52,31 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.chdir(path)
     return path
+
+
+@pytest.fixture
+def dist_dir(tmp_path: Path) -> Path:
+    """The folder the ``index_server`` fixture serves; build archives into it."""
+    path = tmp_path / "dists"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def index_server(dist_dir: Path) -> Iterator[IndexServer]:
+    """A started local index serving ``dist_dir``."""
+    server = IndexServer(root=dist_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def second_index_server(tmp_path: Path) -> Iterator[IndexServer]:
+    """Another started index, serving its own folder (``second_index_server.root``)."""
+    root = tmp_path / "dists-2"
+    root.mkdir()
+    server = IndexServer(root=root)
+    server.start()
+    yield server
+    server.stop()

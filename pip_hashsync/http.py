@@ -1,0 +1,533 @@
+"""The one HTTP client of the tool: pooled, retrying, authenticating, and ``file:``-aware.
+
+Index pages, metadata files and downloads all go through one :class:`HttpClient`, so every
+thread shares one connection pool per host, and authentication, proxies, trusted hosts and
+retries behave the same everywhere, the way pip's settings say (standards.md §6.4).
+
+Credentials are looked up in pip's order: the URL itself, then netrc, then (after a 401)
+keyring. They are sent as Basic auth, stripped from the URL actually requested, remembered
+per host, and never printed: messages show URLs through :func:`~pip_hashsync.urls.redact`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import mimetypes
+import netrc
+import os
+import posixpath
+import shutil
+import ssl
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from types import ModuleType
+from typing import BinaryIO
+
+import truststore
+import urllib3
+from urllib3.util import Retry, Timeout, make_headers
+
+from pip_hashsync import __version__
+from pip_hashsync.errors import ExitCode, HashsyncError
+from pip_hashsync.urls import redact, url_to_path
+
+#: Statuses retried with backoff, as pip retries them.
+RETRY_STATUSES = (500, 502, 503, 520, 527)
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 30
+_POOL_SIZE = 16
+_CHUNK_SIZE = 256 * 1024
+_USER_AGENT = f"pip-hashsync/{__version__}"
+
+Credentials = tuple[str, str]
+
+# urllib3 warns on every unverified HTTPS request; those go only to --trusted-host hosts, which
+# the user chose not to verify (pip silences the same warning).
+warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Network settings, with pip's defaults; built from pip's options by the config layer."""
+
+    timeout: float = 15.0
+    retries: int = 5
+    #: Seconds: retry n waits ``backoff_factor * 2 ** (n - 1)`` (the first retry does not wait).
+    backoff_factor: float = 0.25
+    #: Extra CA bundle (``--cert``), added to the system trust store.
+    cert: str | None = None
+    #: One PEM file with the client key and certificate (``--client-cert``).
+    client_cert: str | None = None
+    #: ``host`` or ``host:port``: TLS is not verified there (plain http is allowed everywhere).
+    trusted_hosts: tuple[str, ...] = ()
+    #: None: ``*_PROXY``/``NO_PROXY`` from the environment; "": no proxy at all.
+    proxy: str | None = None
+    no_input: bool = True
+    #: ``auto``, ``disabled``, ``import`` or ``subprocess``, as pip's ``--keyring-provider``.
+    keyring_provider: str = "auto"
+    #: Default: ``$NETRC``, else ``~/.netrc``.
+    netrc_file: str | None = None
+    #: The configured index URLs: keyring is asked for the index URL before the bare host,
+    #: as pip asks it, because that is the name users store credentials under.
+    index_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Response:
+    """A successful (status < 400) response, read whole."""
+
+    #: The final URL, after redirects, without credentials.
+    url: str
+    status: int
+    #: Case-insensitive.
+    headers: Mapping[str, str]
+    content: bytes
+
+
+class NetworkError(HashsyncError):
+    """A URL could not be fetched: exit 4. ``status`` is the HTTP status when there was one."""
+
+    exit_code = ExitCode.NETWORK
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HttpClient:
+    """Fetch ``http(s):`` and ``file:`` URLs; safe to share between threads.
+
+    >>> client = HttpClient(HttpSettings(timeout=5))
+    >>> page = client.get("https://pypi.org/simple/pip/", {"Accept": "text/html"})
+    >>> with client.stream("https://files.example/x.whl") as chunks:
+    ...     digest = hashlib.sha256(b"".join(chunks))
+    """
+
+    def __init__(self, settings: HttpSettings = HttpSettings()) -> None:
+        self.settings = settings
+        self._auth = _Authenticator(settings)
+        self._retry = Retry(
+            total=settings.retries,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=settings.backoff_factor,
+            raise_on_status=False,
+            redirect=False,
+        )
+        self._timeout = Timeout(connect=settings.timeout, read=settings.timeout)
+        self._proxies = _proxy_table(settings.proxy)
+        self._trusted = [_host_and_port(entry) for entry in settings.trusted_hosts]
+        self._verified_context = _verified_context(settings.cert, settings.client_cert)
+        self._unverified_context = _unverified_context(settings.client_cert)
+        self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
+        """The whole body of ``url``; raise :class:`NetworkError` for status >= 400."""
+        if _is_file_url(url):
+            path = _local_path(url)
+            return Response(url, 200, _local_headers(path), _read_local(url, path))
+        request_headers = {"Accept-Encoding": "gzip, deflate", **(headers or {})}
+        final_url, response = self._open(url, request_headers, preload=True)
+        return Response(final_url, response.status, response.headers, response.data)
+
+    @contextlib.contextmanager
+    def stream(self, url: str) -> Iterator[Iterator[bytes]]:
+        """The body of ``url`` in chunks, exactly as stored (no content decoding), for hashing
+        while downloading; connection, status and auth are handled before the first chunk."""
+        if _is_file_url(url):
+            with _open_local(url, _local_path(url)) as file:
+                yield iter(lambda: file.read(_CHUNK_SIZE), b"")
+            return
+        _, response = self._open(url, {"Accept-Encoding": "identity"}, preload=False)
+        try:
+            yield _chunks(response, url)
+        finally:
+            # Closing drops a half-read connection instead of returning it dirty to the pool.
+            response.close()
+            response.release_conn()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        with self._lock:
+            for manager in self._managers.values():
+                manager.clear()
+            self._managers.clear()
+
+    def _open(
+        self, url: str, headers: Mapping[str, str], *, preload: bool
+    ) -> tuple[str, urllib3.BaseHTTPResponse]:
+        """Follow redirects ourselves, so each hop gets its own host's credentials, proxy and
+        TLS settings; return the final URL (without credentials) and a response < 400."""
+        target = url
+        for _ in range(_MAX_REDIRECTS + 1):
+            plain_url, response = self._send_with_auth(target, headers, preload=preload)
+            location = response.headers.get("Location")
+            if response.status in _REDIRECT_STATUSES and location:
+                _discard(response)
+                target = urllib.parse.urljoin(plain_url, location)
+                continue
+            if response.status >= 400:
+                _discard(response)
+                raise _status_error(target, response, auth_tried=self._auth.sources)
+            return plain_url, response
+        raise NetworkError(f"Too many redirects ({_MAX_REDIRECTS}) starting at {redact(url)}")
+
+    def _send_with_auth(
+        self, url: str, headers: Mapping[str, str], *, preload: bool
+    ) -> tuple[str, urllib3.BaseHTTPResponse]:
+        """One hop: send with known credentials, and on 401 once more with keyring's."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise NetworkError(f"Cannot fetch {redact(url)}: unsupported URL scheme")
+        try:
+            _ = parts.port  # raises ValueError for a port that is not a number
+        except ValueError:
+            raise NetworkError(f"Cannot fetch {redact(url)}: invalid port") from None
+        netloc = parts.netloc.rpartition("@")[2]
+        plain_url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        username = None if parts.username is None else urllib.parse.unquote(parts.username)
+        password = None if parts.password is None else urllib.parse.unquote(parts.password)
+        credentials = self._auth.before_request(netloc, parts.hostname or "", username, password)
+        response = self._send(plain_url, headers, credentials, preload=preload)
+        if response.status != 401:
+            return plain_url, response
+        fresh = self._auth.after_401(plain_url, netloc, username or _username(credentials))
+        if fresh is None or fresh == credentials:
+            return plain_url, response
+        _discard(response)
+        return plain_url, self._send(plain_url, headers, fresh, preload=preload)
+
+    def _send(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        credentials: Credentials | None,
+        *,
+        preload: bool,
+    ) -> urllib3.BaseHTTPResponse:
+        request_headers = {"User-Agent": _USER_AGENT, **headers}
+        if credentials is not None:
+            request_headers.update(make_headers(basic_auth=":".join(credentials)))
+        try:
+            return self._manager_for(url).urlopen(
+                "GET",
+                url,
+                headers=request_headers,
+                retries=self._retry,
+                redirect=False,
+                timeout=self._timeout,
+                preload_content=preload,
+                decode_content=preload,
+            )
+        except urllib3.exceptions.MaxRetryError as exc:
+            tries = self.settings.retries + 1
+            reason = _describe(exc.reason) if exc.reason else "too many retries"
+            raise NetworkError(f"Could not fetch {url} ({tries} tries): {reason}") from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise NetworkError(f"Could not fetch {url}: {_describe(exc)}") from exc
+
+    def _manager_for(self, url: str) -> urllib3.PoolManager:
+        """The shared pool for this URL's proxy and TLS verification, made on first use."""
+        parts = urllib.parse.urlsplit(url)
+        key = (self._proxy_for(parts), not self._is_trusted(parts))
+        with self._lock:
+            manager = self._managers.get(key)
+            if manager is None:
+                manager = self._managers[key] = self._new_manager(*key)
+            return manager
+
+    def _proxy_for(self, parts: urllib.parse.SplitResult) -> str | None:
+        proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
+        if proxy is None:
+            return None
+        # Only an environment table has a "no" entry (NO_PROXY); an explicit proxy is always used.
+        # (The function is stdlib since Python 3.0, but missing from typeshed.)
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+        if bypass(parts.netloc, self._proxies):
+            return None
+        return proxy
+
+    def _is_trusted(self, parts: urllib.parse.SplitResult) -> bool:
+        host = (parts.hostname or "").lower()
+        return any(host == h and port in (None, parts.port) for h, port in self._trusted)
+
+    def _new_manager(self, proxy: str | None, verify: bool) -> urllib3.PoolManager:
+        context = self._verified_context if verify else self._unverified_context
+        cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
+        if proxy is None:
+            return urllib3.PoolManager(maxsize=_POOL_SIZE, ssl_context=context, cert_reqs=cert_reqs)
+        proxy_parts = urllib.parse.urlsplit(proxy)
+        proxy_headers = None
+        if proxy_parts.username is not None:
+            user = urllib.parse.unquote(proxy_parts.username)
+            secret = urllib.parse.unquote(proxy_parts.password or "")
+            proxy_headers = make_headers(proxy_basic_auth=f"{user}:{secret}")
+            proxy_parts = proxy_parts._replace(netloc=proxy_parts.netloc.rpartition("@")[2])
+        return urllib3.ProxyManager(
+            urllib.parse.urlunsplit(proxy_parts),
+            proxy_headers=proxy_headers,
+            proxy_ssl_context=self._verified_context,
+            maxsize=_POOL_SIZE,
+            ssl_context=context,
+            cert_reqs=cert_reqs,
+        )
+
+
+class _Authenticator:
+    """Credentials per host: from the URL, remembered, netrc, then keyring after a 401.
+
+    One lock guards the remembered credentials, the parsed netrc and the keyring lookups, so
+    threads that hit the same 401 at once ask keyring once.
+    """
+
+    def __init__(self, settings: HttpSettings) -> None:
+        self._settings = settings
+        self._remembered: dict[str, Credentials] = {}
+        self._netrc: netrc.netrc | None = None
+        self._netrc_read = False
+        self._keyring_failure = ""
+        self._lock = threading.Lock()
+        # pip does not use keyring under --no-input unless a provider is named: it may prompt.
+        provider = settings.keyring_provider
+        use_keyring = provider != "disabled" and (provider != "auto" or not settings.no_input)
+        self._keyring: _Keyring | None = _find_keyring(provider) if use_keyring else None
+
+    @property
+    def sources(self) -> str:
+        """Where credentials were looked for, for the message of a final 401."""
+        if self._keyring_failure:
+            return f"the URL and netrc; keyring failed: {self._keyring_failure}"
+        return "the URL, netrc and keyring" if self._keyring else "the URL and netrc"
+
+    def before_request(
+        self, netloc: str, host: str, username: str | None, password: str | None
+    ) -> Credentials | None:
+        """Credentials to send on the first try: the URL's, else remembered, else netrc's."""
+        with self._lock:
+            if username is not None and password is not None:
+                self._remembered[netloc] = (username, password)
+                return username, password
+            remembered = self._remembered.get(netloc)
+            if remembered and username in (None, remembered[0]):
+                return remembered
+            from_netrc = self._from_netrc(host)
+        if from_netrc and username in (None, from_netrc[0]):
+            return from_netrc
+        return None if username is None else (username, "")
+
+    def after_401(self, url: str, netloc: str, username: str | None) -> Credentials | None:
+        """Keyring's credentials for a refused URL (the index URL's entry, then the host's),
+        remembered for the host as pip remembers them."""
+        with self._lock:
+            remembered = self._remembered.get(netloc)
+            if remembered and remembered[1] and username in (None, remembered[0]):
+                return remembered  # another thread may have asked keyring meanwhile
+            for service in (_index_url_for(url, self._settings.index_urls), netloc):
+                if self._keyring is None or not service:
+                    continue
+                try:
+                    found = self._keyring.get(service, username)
+                except Exception as exc:  # any backend failure: go on without keyring, as pip
+                    self._keyring, self._keyring_failure = None, str(exc) or type(exc).__name__
+                    return None
+                if found:
+                    self._remembered[netloc] = found
+                    return found
+        return None
+
+    def _from_netrc(self, host: str) -> Credentials | None:
+        if not self._netrc_read:
+            self._netrc_read = True
+            path = self._settings.netrc_file or os.environ.get("NETRC") or "~/.netrc"
+            # Like requests (and so pip), an unreadable or malformed netrc is ignored.
+            with contextlib.suppress(OSError, netrc.NetrcParseError):
+                self._netrc = netrc.netrc(os.path.expanduser(path))
+        entry = self._netrc.authenticators(host) if self._netrc else None
+        if entry is None:
+            return None
+        login, account, password = entry
+        return (login or account or "", password or "")
+
+
+class _Keyring:
+    """pip's keyring providers: the ``keyring`` module in this process, or its command."""
+
+    def __init__(self, module: ModuleType | None, command: str | None) -> None:
+        self._module = module
+        self._command = command
+
+    def get(self, service: str, username: str | None) -> Credentials | None:
+        if self._module is not None:
+            credential = self._module.get_credential(service, username)
+            return None if credential is None else (credential.username, credential.password)
+        assert self._command is not None
+        # With a username, the form every keyring version has; without, keyring >= 25.2's
+        # credential query (what pip 26 runs). stdin is closed: keyring must not prompt.
+        if username is not None:
+            args = [self._command, "get", service, username]
+        else:
+            args = [self._command, "--mode=creds", "--output=json", "get", service]
+        result = subprocess.run(
+            args,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+            check=False,
+        )
+        if result.returncode != 0:
+            return None
+        output = result.stdout.decode("utf-8")
+        if username is not None:
+            return (username, output.strip("\r\n"))
+        try:
+            data = json.loads(output)
+            return (str(data["username"]), str(data["password"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def _find_keyring(provider: str) -> _Keyring | None:
+    """The keyring a provider name selects, or None when there is none to use."""
+    if provider in ("import", "auto"):
+        try:
+            return _Keyring(importlib.import_module("keyring"), None)
+        except ImportError:
+            pass
+    command = shutil.which("keyring")
+    return _Keyring(None, command) if command else None
+
+
+def _index_url_for(url: str, index_urls: tuple[str, ...]) -> str | None:
+    """The configured index URL (without credentials) on this URL's host that shares the
+    longest path with it, as pip picks the keyring service name."""
+    parts = urllib.parse.urlsplit(url)
+    best: tuple[int, str] | None = None
+    for index in index_urls:
+        index_parts = urllib.parse.urlsplit(index.rstrip("/") + "/")
+        plain = index_parts._replace(netloc=index_parts.netloc.rpartition("@")[2])
+        if plain.netloc != parts.netloc:
+            continue
+        common = len(posixpath.commonpath([plain.path, parts.path or "/"]))
+        if best is None or common > best[0]:
+            best = (common, urllib.parse.urlunsplit(plain))
+    return best[1] if best else None
+
+
+def _username(credentials: Credentials | None) -> str | None:
+    return credentials[0] if credentials else None
+
+
+def _proxy_table(proxy: str | None) -> dict[str, str]:
+    """Proxy URL by scheme (and ``no`` for the bypass list): the environment's, none, or one
+    proxy for every scheme (a bare ``host:port`` means http, as in pip)."""
+    if proxy is None:
+        return urllib.request.getproxies_environment()
+    if not proxy:
+        return {}
+    url = proxy if "://" in proxy else f"http://{proxy}"
+    return {"http": url, "https": url}
+
+
+def _host_and_port(entry: str) -> tuple[str, int | None]:
+    """A ``--trusted-host`` value as (lower-case host, port or None for every port)."""
+    parts = urllib.parse.urlsplit(f"//{entry}")
+    return (parts.hostname or entry).lower(), parts.port
+
+
+def _verified_context(cert: str | None, client_cert: str | None) -> ssl.SSLContext:
+    """The system trust store (as pip uses it), plus ``--cert`` and ``--client-cert``."""
+    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cert:
+        context.load_verify_locations(cert)
+    if client_cert:
+        context.load_cert_chain(client_cert)
+    return context
+
+
+def _unverified_context(client_cert: str | None) -> ssl.SSLContext:
+    """For trusted hosts: encrypted, not verified (a client certificate is still offered)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if client_cert:
+        context.load_cert_chain(client_cert)
+    return context
+
+
+def _chunks(response: urllib3.BaseHTTPResponse, url: str) -> Iterator[bytes]:
+    try:
+        yield from response.stream(_CHUNK_SIZE, decode_content=False)
+    except urllib3.exceptions.HTTPError as exc:
+        raise NetworkError(f"Download of {redact(url)} failed: {_describe(exc)}") from exc
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Read the rest of a response we do not use, so its connection can be reused."""
+    response.drain_conn()
+    response.release_conn()
+
+
+def _status_error(url: str, response: urllib3.BaseHTTPResponse, *, auth_tried: str) -> NetworkError:
+    status = response.status
+    try:
+        phrase = response.reason or HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    message = f"HTTP error {status} {phrase} for {redact(url)}".replace("  ", " ")
+    if status == 401:
+        message += f" (credentials missing or refused; looked in {auth_tried})"
+    elif status in RETRY_STATUSES:
+        message += " (the server kept failing; retries exhausted)"
+    return NetworkError(message, status)
+
+
+def _describe(exc: BaseException) -> str:
+    """The useful part of a urllib3 error (its text starts with the connection's repr)."""
+    text = str(exc)
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return text.partition("): ")[2] or text
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return f"{text} (--cert adds a CA bundle; --trusted-host skips verification)"
+    return text
+
+
+def _is_file_url(url: str) -> bool:
+    return url[:5].lower() == "file:"
+
+
+def _local_path(url: str) -> Path:
+    """The file a ``file:`` URL names; a directory stands for its ``index.html``."""
+    path = Path(url_to_path(url))
+    return path / "index.html" if path.is_dir() else path
+
+
+@contextlib.contextmanager
+def _open_local(url: str, path: Path) -> Iterator[BinaryIO]:
+    try:
+        file = path.open("rb")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        raise NetworkError(f"Not found: {url}", 404) from None
+    except OSError as exc:
+        raise NetworkError(f"Could not read {url}: {exc.strerror}") from None
+    with file:
+        yield file
+
+
+def _read_local(url: str, path: Path) -> bytes:
+    with _open_local(url, path) as file:
+        return file.read()
+
+
+def _local_headers(path: Path) -> urllib3.HTTPHeaderDict:
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return urllib3.HTTPHeaderDict({"Content-Type": content_type})

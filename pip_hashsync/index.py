@@ -1,0 +1,333 @@
+"""The package indexes and find-links locations: which files exist for a project.
+
+Pages are read in either standard form, chosen by the response's Content-Type (PEP 691 JSON
+or PEP 503 HTML; servers may ignore ``Accept``), from every configured index and find-links
+location, merged with no priority between them (as pip does) but with the serving location
+kept on every file (EC47). Each project page is fetched at most once per run, and pages of
+several projects are fetched in parallel.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import threading
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from pip_hashsync.hashes import HEX_LENGTHS, file_digests
+from pip_hashsync.reqfile import ARCHIVE_EXTENSIONS
+from pip_hashsync.urls import path_to_url, redact, url_to_path
+
+ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
+_SDIST_EXTENSIONS = tuple(e for e in ARCHIVE_EXTENSIONS if e != ".whl")
+
+
+class PageResponse(Protocol):
+    """What the index reader needs of an HTTP response."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def content(self) -> bytes: ...
+
+
+class PageClient(Protocol):
+    """What the index reader needs of the HTTP client: one GET that raises on failure and
+    carries the HTTP status on its error (404 means "no such project here")."""
+
+    def get(self, url: str, headers: Mapping[str, str] | None = None) -> PageResponse: ...
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """One file an index or find-links location offers, with what it claims about it.
+
+    ``hashes`` are the advertised digests: hints for choosing, never proof (policy 4).
+    """
+
+    filename: str
+    url: str
+    origin: str
+    name: str
+    version: Version
+    hashes: Mapping[str, str] = field(default_factory=dict)
+    requires_python: str | None = None
+    yanked: str | None = None
+    metadata_hashes: Mapping[str, str] | None = None
+    tags: frozenset[Tag] = frozenset()
+    build: tuple[int, str] | tuple[()] = ()
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+    @property
+    def has_metadata(self) -> bool:
+        """Whether a PEP 658 ``.metadata`` file is served next to the archive."""
+        return self.metadata_hashes is not None
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.url)
+
+
+def parse_filename(
+    filename: str,
+) -> tuple[str, Version, frozenset[Tag], tuple[int, str] | tuple[()]]:
+    """Name, version, tags and build tag of an archive name; sdists of every format pip
+    accepts are parsed leniently (EC73). Raises ``ValueError`` for anything else."""
+    if filename.endswith(".whl"):
+        try:
+            name, version, build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as exc:
+            raise ValueError(str(exc)) from None
+        return name, version, tags, build
+    lowered = filename.lower()
+    extension = next((e for e in _SDIST_EXTENSIONS if lowered.endswith(e)), None)
+    if extension is None:
+        raise ValueError(f"not an archive: {filename}")
+    if extension in (".tar.gz", ".zip"):
+        try:
+            name, version = parse_sdist_filename(filename)
+        except InvalidSdistFilename as exc:
+            raise ValueError(str(exc)) from None
+        return name, version, frozenset(), ()
+    project, _, version_text = filename[: -len(extension)].rpartition("-")
+    try:
+        return canonicalize_name(project), Version(version_text), frozenset(), ()
+    except InvalidVersion as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _digests(raw: Any) -> dict[str, str]:
+    """Keep well-formed digests of algorithms we know; servers may send anything."""
+    if not isinstance(raw, Mapping):
+        return {}
+    result = {}
+    for algorithm, value in raw.items():
+        known = algorithm in HEX_LENGTHS and isinstance(value, str)
+        if known and len(value) == HEX_LENGTHS[algorithm]:
+            result[algorithm] = value.lower()
+    return result
+
+
+def _fragment_digests(url: str) -> dict[str, str]:
+    fragment = urllib.parse.urlsplit(url).fragment
+    return _digests(dict(urllib.parse.parse_qsl(fragment)))
+
+
+def _metadata_field(value: Any) -> Mapping[str, str] | None:
+    """PEP 714 ``core-metadata``: ``true``, a digest mapping, or absent/false."""
+    if value is True:
+        return {}
+    if isinstance(value, Mapping):
+        return _digests(value)
+    return None
+
+
+def _html_metadata_field(value: str | None) -> Mapping[str, str] | None:
+    if value is None or value.lower() == "false":
+        return None
+    if value.lower() == "true" or "=" not in value:
+        return {}
+    algorithm, _, digest = value.partition("=")
+    return _digests({algorithm: digest})
+
+
+def _yanked(value: Any) -> str | None:
+    if value is False or value is None:
+        return None
+    return value if isinstance(value, str) else ""
+
+
+class _AnchorParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.anchors: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+        elif tag == "a":
+            self.anchors.append(dict(attrs))
+
+
+def parse_page(content: bytes, content_type: str, page_url: str, origin: str) -> list[FileLink]:
+    """Every file of a project page (or find-links page), in either standard form."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/vnd.pypi.simple.v1+json":
+        entries = [
+            (
+                urllib.parse.urljoin(page_url, f.get("url", "")),
+                f.get("filename", ""),
+                _digests(f.get("hashes")) or _fragment_digests(f.get("url", "")),
+                f.get("requires-python"),
+                _yanked(f.get("yanked")),
+                _metadata_field(f.get("core-metadata", f.get("dist-info-metadata"))),
+            )
+            for f in json.loads(content).get("files", [])
+            if isinstance(f, dict)
+        ]
+    else:
+        parser = _AnchorParser()
+        parser.feed(content.decode("utf-8", "replace"))
+        base = urllib.parse.urljoin(page_url, parser.base) if parser.base else page_url
+        entries = []
+        for anchor in parser.anchors:
+            href = anchor.get("href")
+            if not href:
+                continue
+            url = urllib.parse.urljoin(base, href)
+            filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+            metadata_attr = anchor.get("data-core-metadata", anchor.get("data-dist-info-metadata"))
+            entries.append(
+                (
+                    url,
+                    filename,
+                    _fragment_digests(url),
+                    anchor.get("data-requires-python"),
+                    _yanked(anchor["data-yanked"] or "") if "data-yanked" in anchor else None,
+                    _html_metadata_field(metadata_attr),
+                )
+            )
+    links = []
+    for url, filename, hashes, requires_python, yanked, metadata in entries:
+        try:
+            name, version, tags, build = parse_filename(filename)
+        except ValueError:
+            continue  # not an archive, or a version that is not PEP 440 (EC80)
+        links.append(
+            FileLink(
+                filename=filename,
+                url=urllib.parse.urldefrag(url).url,
+                origin=origin,
+                name=name,
+                version=version,
+                hashes=hashes,
+                requires_python=requires_python or None,
+                yanked=yanked,
+                metadata_hashes=metadata if filename.endswith(".whl") else None,
+                tags=tags,
+                build=build,
+            )
+        )
+    return links
+
+
+def _directory_links(directory: str, origin: str) -> list[FileLink]:
+    """A find-links folder: every archive in it; local files are hashed here, since that is
+    cheap and lets the hash filter judge them before choosing (EC45)."""
+    links = []
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        if not entry.is_file():
+            continue
+        try:
+            name, version, tags, build = parse_filename(entry.name)
+        except ValueError:
+            continue
+        digests = file_digests(entry.path, ("sha256",))
+        links.append(
+            FileLink(
+                filename=entry.name,
+                url=path_to_url(entry.path),
+                origin=origin,
+                name=name,
+                version=version,
+                hashes=digests,
+                tags=tags,
+                build=build,
+            )
+        )
+    return links
+
+
+def project_url(index_url: str, name: str) -> str:
+    """The normalised project page URL (PEP 503: clients must normalise themselves)."""
+    return f"{index_url.rstrip('/')}/{canonicalize_name(name)}/"
+
+
+@dataclass
+class Index:
+    """All configured locations, read lazily: a project's pages are fetched the first time
+    it is asked for (or in a parallel :meth:`prefetch`), then served from memory."""
+
+    client: PageClient
+    index_urls: tuple[str, ...]
+    find_links: tuple[str, ...] = ()
+    workers: int = 8
+    _pages: dict[str, list[FileLink]] = field(default_factory=dict, init=False)
+    _flat: list[FileLink] | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Fetch the pages of ``names`` in parallel (network errors surface on use)."""
+        missing = sorted({canonicalize_name(n) for n in names} - set(self._pages))
+        if not missing:
+            return
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(missing))) as pool:
+            for name, links in zip(missing, pool.map(self._fetch_project, missing), strict=True):
+                with self._lock:
+                    self._pages.setdefault(name, links)
+
+    def files(self, name: str) -> list[FileLink]:
+        """Every file offered for ``name`` by every location."""
+        key = canonicalize_name(name)
+        if key not in self._pages:
+            links = self._fetch_project(key)
+            with self._lock:
+                self._pages.setdefault(key, links)
+        return [*self._pages[key], *(f for f in self._find_links() if f.name == key)]
+
+    def _fetch_project(self, key: str) -> list[FileLink]:
+        links: list[FileLink] = []
+        for index_url in self.index_urls:
+            links.extend(self._read_page(project_url(index_url, key), redact(index_url)))
+        return links
+
+    def _read_page(self, url: str, origin: str) -> list[FileLink]:
+        if url.startswith("file:") and os.path.isdir(url_to_path(url)):
+            index_html = os.path.join(url_to_path(url), "index.html")
+            if not os.path.isfile(index_html):
+                return []
+            url = path_to_url(index_html)
+        try:
+            response = self.client.get(url, headers={"Accept": ACCEPT})
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:
+                return []
+            raise
+        content_type = response.headers.get("Content-Type", "text/html")
+        return parse_page(response.content, content_type, response.url or url, origin)
+
+    def _find_links(self) -> list[FileLink]:
+        if self._flat is None:
+            flat: list[FileLink] = []
+            for location in self.find_links:
+                path = url_to_path(location) if location.startswith("file:") else location
+                if os.path.isdir(path):
+                    flat.extend(_directory_links(path, location))
+                elif "://" in location:
+                    flat.extend(self._read_page(location, redact(location)))
+            self._flat = flat
+        return self._flat

@@ -1,0 +1,115 @@
+"""Core metadata of a candidate, for its dependencies: from a PEP 658 file when the index
+serves one (checked against its advertised hash, EC48), else from the archive itself.
+
+An archive fetched here is judged like any download: in hash-checking mode its bytes must
+be allowed, or the next file of the version is tried (EC44).
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import io
+import tarfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pip_hashsync.errors import ExitCode, HashsyncError
+from pip_hashsync.hashes import AllowedHashes
+from pip_hashsync.index import FileLink
+from pip_hashsync.provider import Candidate, Metadata
+
+
+class IntegrityError(HashsyncError):
+    """Bytes that do not match what they must match: exit 3."""
+
+    exit_code = ExitCode.HASH_FAILURE
+
+
+class _Response(Protocol):
+    @property
+    def content(self) -> bytes: ...
+
+
+class _Client(Protocol):
+    def get(self, url: str, headers: Mapping[str, str] | None = None) -> _Response: ...
+
+
+def parse_metadata(data: bytes) -> Metadata:
+    """Requires-Dist and Requires-Python of a METADATA / PKG-INFO document."""
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+    return Metadata(
+        requires_dist=tuple(message.get_all("Requires-Dist") or ()),
+        requires_python=message.get("Requires-Python"),
+    )
+
+
+def metadata_from_archive(filename: str, data: bytes) -> bytes:
+    """The METADATA of a wheel, or the PKG-INFO of an sdist."""
+    if filename.endswith(".whl"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for member in archive.namelist():
+                parts = member.split("/")
+                if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+                    return archive.read(member)
+    elif filename.endswith((".tar.gz", ".tgz", ".tar")):
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            for tar_member in archive.getmembers():
+                if tar_member.name.count("/") == 1 and tar_member.name.endswith("/PKG-INFO"):
+                    extracted = archive.extractfile(tar_member)
+                    if extracted is not None:
+                        return extracted.read()
+    raise IntegrityError(f"{filename} has no metadata file where one must be")
+
+
+@dataclass
+class MetadataFetcher:
+    """Reads metadata for the provider, each file at most once per run."""
+
+    client: _Client
+    allowed: Mapping[str, AllowedHashes]
+    hash_mode: bool
+    notices: list[str] = field(default_factory=list)
+    #: URLs whose downloaded bytes failed the check: never to be chosen (EC44).
+    failed: set[str] = field(default_factory=set)
+    _cache: dict[str, Metadata] = field(default_factory=dict)
+
+    def __call__(self, candidate: Candidate) -> Metadata:
+        failures = []
+        for file in candidate.files:
+            if file.url in self._cache:
+                return self._cache[file.url]
+            try:
+                metadata = self._read(candidate.key, file)
+            except IntegrityError as exc:
+                failures.append(str(exc))
+                self.failed.add(file.url)
+                self.notices.append(f"{exc}; trying the next allowed file")
+                continue
+            self._cache[file.url] = metadata
+            return metadata
+        raise IntegrityError("\n".join(failures))
+
+    def _read(self, key: str, file: FileLink) -> Metadata:
+        if file.metadata_hashes is not None:
+            data = self.client.get(file.url + ".metadata").content
+            expected = file.metadata_hashes.get("sha256")
+            if expected and hashlib.sha256(data).hexdigest() != expected:
+                raise IntegrityError(
+                    f"the metadata file of {file.filename} from {file.origin} does not match "
+                    "the hash its index advertises"
+                )
+            return parse_metadata(data)
+        data = self.client.get(file.url).content
+        allowed = self.allowed.get(key)
+        if allowed:
+            digests = {a: hashlib.new(a, data).hexdigest() for a in allowed.algorithms}
+            if not allowed.allows(digests):
+                raise IntegrityError(
+                    f"{file.filename} from {file.origin} does not match any allowed hash "
+                    f"(its sha256 is {hashlib.sha256(data).hexdigest()})"
+                )
+        return parse_metadata(metadata_from_archive(file.filename, data))

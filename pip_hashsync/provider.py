@@ -1,0 +1,344 @@
+"""The resolvelib provider: every policy about which file may be installed lives here.
+
+For each project the provider reads the offered files once and sorts them into candidates
+and evidence. A file is out when its wheel tags do not suit the target, its Requires-Python
+excludes the target, a format option excludes it, it is yanked without being the only way
+to honour a pin, or its advertised digest (in an algorithm the allowed set uses) is not
+allowed (policy 4, EC37). Every rejected file keeps its reason, so when nothing is left the
+diagnostics can say exactly why (EC39–EC42) before anything was downloaded.
+
+For ``sync`` the requirements file is the whole closure: a dependency that no line names is
+recorded as a gap with the chain that needs it, and not resolved (EC17, EC19, EC62).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement as PackagingRequirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider
+from resolvelib.structs import RequirementInformation
+
+from pip_hashsync.errors import Source
+from pip_hashsync.hashes import AllowedHashes
+from pip_hashsync.index import FileLink, parse_filename
+from pip_hashsync.reqfile import Requirement
+
+#: Reads the core metadata of a candidate (PEP 658 file or the archive's METADATA).
+MetadataReader = Callable[["Candidate"], "Metadata"]
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The parts of core metadata resolution needs."""
+
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str | None = None
+
+
+@dataclass(frozen=True)
+class Want:
+    """A requirement as the resolver sees it: from a file line, or a dependency."""
+
+    key: str
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    url: str | None = None
+    line: Requirement | None = None
+    parent: Candidate | None = None
+
+    @property
+    def identifier(self) -> str:
+        return _identifier(self.key, self.extras)
+
+    def describe(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return self.line.text if self.line else f"{self.key}{extras}{self.specifier}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One version of a project, with the files it may come from, best first.
+
+    An extras candidate (``extras`` non-empty) stands for the same version with those extras:
+    it depends on the plain candidate, so extras requested later still add their
+    dependencies, and shares its files.
+    """
+
+    key: str
+    name: str
+    version: Version
+    files: tuple[FileLink, ...]
+    extras: frozenset[str] = frozenset()
+    url: str | None = None
+
+    @property
+    def identifier(self) -> str:
+        return _identifier(self.key, self.extras)
+
+
+def _identifier(key: str, extras: frozenset[str]) -> str:
+    return f"{key}[{','.join(sorted(extras))}]" if extras else key
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A file that was offered but cannot be used, and why (``kind`` groups reasons)."""
+
+    file: FileLink
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A dependency the hashed file does not list (EC17), with the chain that needs it."""
+
+    key: str
+    requirement: str
+    chain: tuple[str, ...]
+    source: Source | None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings that decide which files are acceptable."""
+
+    only_binary: frozenset[str] = frozenset()
+    no_binary: frozenset[str] = frozenset()
+    prefer_binary: bool = False
+    pre: frozenset[str] = frozenset()
+
+    def excluded_format(self, key: str, file: FileLink) -> str | None:
+        if file.is_wheel and (":all:" in self.no_binary or key in self.no_binary):
+            return "--no-binary"
+        if not file.is_wheel and (":all:" in self.only_binary or key in self.only_binary):
+            return "--only-binary"
+        return None
+
+    def allows_prereleases(self, key: str) -> bool:
+        return ":all:" in self.pre or key in self.pre
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """What the provider needs to know about the target interpreter."""
+
+    python_version: Version
+    tag_ranks: Mapping[Tag, int]
+    marker_env: Callable[[str], dict[str, str]]
+
+
+@dataclass
+class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
+    """resolvelib provider; see the module docstring for the policy it applies."""
+
+    files_of: Callable[[str], Sequence[FileLink]]
+    metadata_of: MetadataReader
+    target: TargetFacts
+    policy: Policy
+    allowed: Mapping[str, AllowedHashes]
+    constraints: Mapping[str, SpecifierSet]
+    #: True when the file must be the whole closure (``sync``): unlisted dependencies are gaps.
+    closed: bool
+    listed: frozenset[str]
+    #: For each project, who first required it: (parent key, line) — a line for the roots.
+    required_by: dict[str, tuple[str | None, Source | None]] = field(default_factory=dict)
+    evidence: dict[str, list[Rejected]] = field(default_factory=dict)
+    gaps: list[Gap] = field(default_factory=list)
+    yanked_used: list[FileLink] = field(default_factory=list)
+
+    # -- resolvelib's five methods --------------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Want | Candidate) -> str:
+        return requirement_or_candidate.identifier
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation[Want, Candidate]]],
+        backtrack_causes: Sequence[RequirementInformation[Want, Candidate]],
+    ) -> tuple[bool, bool, str]:
+        """Direct URLs and pins first (they leave no choice), then by name for stable runs."""
+        wants = [info.requirement for info in information[identifier]]
+        direct = any(w.url for w in wants)
+        pinned = any(str(s.operator) in ("==", "===") for w in wants for s in w.specifier)
+        return (not direct, not pinned, identifier)
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Want]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> list[Candidate]:
+        wants = list(requirements[identifier])
+        banned = {c.version for c in incompatibilities[identifier]}
+        key, extras = wants[0].key, frozenset().union(*(w.extras for w in wants))
+        specifier = self.constraints.get(key, SpecifierSet())
+        for want in wants:
+            specifier &= want.specifier
+        url = next((w.url for w in wants if w.url), None)
+        offered = [_link_for_url(url, key)] if url else list(self.files_of(key))
+        by_version = self._sort(key, specifier, offered)
+        return [
+            Candidate(key, files[0].name, version, tuple(files), extras, url)
+            for version, files in by_version
+            if version not in banned
+        ]
+
+    def is_satisfied_by(self, requirement: Want, candidate: Candidate) -> bool:
+        if requirement.url:
+            return candidate.url == requirement.url
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Want]:
+        wants = []
+        if candidate.extras:
+            pin = SpecifierSet(f"=={candidate.version}")
+            wants.append(Want(candidate.key, frozenset(), pin, candidate.url, parent=candidate))
+        metadata = self.metadata_of(candidate)
+        for text in metadata.requires_dist:
+            dependency = PackagingRequirement(text)
+            if not self._applies(dependency, candidate.extras):
+                continue
+            key = canonicalize_name(dependency.name)
+            want = Want(
+                key,
+                frozenset(dependency.extras),
+                dependency.specifier,
+                dependency.url,
+                None,
+                candidate,
+            )
+            if self.closed and key not in self.listed:
+                self.gaps.append(Gap(key, text, *self._chain(candidate)))
+                continue
+            self.required_by.setdefault(key, (candidate.key, None))
+            wants.append(want)
+        return wants
+
+    # -- policy -------------------------------------------------------------------------------
+
+    def _chain(self, candidate: Candidate) -> tuple[tuple[str, ...], Source | None]:
+        """The projects from ``candidate`` up to a line of the file, and that line."""
+        chain = [f"{candidate.name}=={candidate.version}"]
+        parent, source = self.required_by.get(candidate.key, (None, None))
+        seen = {candidate.key}
+        while parent is not None and parent not in seen:
+            seen.add(parent)
+            chain.append(parent)
+            parent, source = self.required_by.get(parent, (None, None))
+        return tuple(chain), source
+
+    def _applies(self, dependency: PackagingRequirement, extras: frozenset[str]) -> bool:
+        if dependency.marker is None:
+            return not extras  # plain dependencies belong to the plain candidate
+        if extras:
+            return any(dependency.marker.evaluate(self.target.marker_env(e)) for e in extras)
+        return dependency.marker.evaluate(self.target.marker_env(""))
+
+    def _sort(
+        self, key: str, specifier: SpecifierSet, offered: Iterable[FileLink]
+    ) -> list[tuple[Version, list[FileLink]]]:
+        """Acceptable files grouped by version, best version and best file first; every
+        other file of a wanted version goes to :attr:`evidence` with its reason."""
+        allow_pre = self.policy.allows_prereleases(key) or None
+        versions = {f.version for f in offered}
+        wanted = set(specifier.filter(versions, prereleases=allow_pre))
+        rejected: list[Rejected] = []
+        acceptable: list[FileLink] = []
+        for file in offered:
+            if file.version not in wanted:
+                continue
+            problem = self._reject(key, file)
+            if problem:
+                rejected.append(Rejected(file, *problem))
+            else:
+                acceptable.append(file)
+        acceptable = self._apply_yank_policy(specifier, acceptable, rejected)
+        self.evidence[key] = rejected
+        groups: dict[Version, list[FileLink]] = {}
+        for file in sorted(acceptable, key=lambda f: self._rank(key, f), reverse=True):
+            groups.setdefault(file.version, []).append(file)
+        return sorted(groups.items(), key=lambda item: self._rank(key, item[1][0]), reverse=True)
+
+    def _reject(self, key: str, file: FileLink) -> tuple[str, str] | None:
+        if file.is_wheel and not any(tag in self.target.tag_ranks for tag in file.tags):
+            tags = ", ".join(sorted(str(t) for t in file.tags)[:3])
+            return "tags", f"not compatible with the target ({tags})"
+        if file.requires_python and not _python_ok(file.requires_python, self.target):
+            return "requires-python", f"requires Python {file.requires_python}"
+        excluded = self.policy.excluded_format(key, file)
+        if excluded:
+            return "format", f"excluded by {excluded}"
+        allowed = self.allowed.get(key)
+        if allowed and _advertised_disagrees(file, allowed):
+            return "hash", "hash not allowed"
+        return None
+
+    def _apply_yank_policy(
+        self, specifier: SpecifierSet, files: list[FileLink], rejected: list[Rejected]
+    ) -> list[FileLink]:
+        """PEP 592 as pip applies it: a yanked file only honours an exact pin, and only when
+        nothing else would (EC46)."""
+        fresh = [f for f in files if f.yanked is None]
+        pinned = len(specifier) == 1 and any(
+            s.operator == "===" or (s.operator == "==" and "*" not in s.version) for s in specifier
+        )
+        if fresh or not pinned:
+            rejected.extend(
+                Rejected(f, "yanked", f"yanked{': ' + f.yanked if f.yanked else ''}")
+                for f in files
+                if f.yanked is not None
+            )
+            return fresh
+        self.yanked_used.extend(files)
+        return files
+
+    def _rank(self, key: str, file: FileLink) -> tuple[bool, bool, bool, Version, int, object]:
+        """pip's preference: allowed-hash match, not yanked, prefer-binary, version, tag
+        priority, build tag — larger is better."""
+        allowed = self.allowed.get(key)
+        matched = bool(allowed) and allowed is not None and allowed.allows(file.hashes)
+        tag_rank = min((self.target.tag_ranks.get(t, 10**6) for t in file.tags), default=10**6)
+        return (
+            matched,
+            file.yanked is None,
+            self.policy.prefer_binary and file.is_wheel,
+            file.version,
+            -tag_rank if file.is_wheel else -(10**7),
+            file.build,
+        )
+
+
+def _advertised_disagrees(file: FileLink, allowed: AllowedHashes) -> bool:
+    """True when the index advertises a digest in an algorithm the allowed set uses and the
+    set does not allow it. No comparable digest means "unknown": download and verify (EC36)."""
+    comparable = {a: h for a, h in file.hashes.items() if a in allowed.algorithms}
+    return bool(comparable) and not allowed.allows(comparable)
+
+
+def _python_ok(requires_python: str, target: TargetFacts) -> bool:
+    try:
+        return SpecifierSet(requires_python).contains(target.python_version, prereleases=True)
+    except InvalidSpecifier:
+        return True  # pip ignores a malformed Requires-Python
+
+
+def _link_for_url(url: str, key: str) -> FileLink:
+    """A direct URL's archive as a file link (its digests come from the file, not an index)."""
+    filename = url.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    try:
+        name, version, tags, build = parse_filename(filename)
+    except ValueError:
+        name, version, tags, build = key, Version("0"), frozenset(), ()
+    return FileLink(
+        filename, url.split("#", 1)[0], "direct URL", name, version, tags=tags, build=build
+    )

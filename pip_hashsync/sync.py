@@ -1,0 +1,254 @@
+"""``sync``: from requirements files and a target to a plan (and, later, a transaction).
+
+The flow is the design's, one way: read the files and decide the hash mode; introspect the
+target; evaluate markers there; read the indexes; let the provider choose one file per
+project and keep evidence for every other; check the closure; compare with what is
+installed. Every problem found on the way is collected, so a run reports all of them, and
+nothing here changes the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+from resolvelib import BaseReporter, ResolutionImpossible, Resolver
+
+from pip_hashsync import hashmode
+from pip_hashsync.config import Settings, load_settings
+from pip_hashsync.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
+from pip_hashsync.errors import ExitCode, Problem
+from pip_hashsync.http import HttpClient, HttpSettings
+from pip_hashsync.index import Index
+from pip_hashsync.installed import scan
+from pip_hashsync.metadata import MetadataFetcher
+from pip_hashsync.plan import Action, make_plan, protected_closure
+from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
+from pip_hashsync.reqfile import Requirement, RequirementsReader
+from pip_hashsync.target import Target, default_cache_dir, find_target, protected_names
+from pip_hashsync.urls import redact
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What the user asked for, as parsed from the command line."""
+
+    files: Sequence[str]
+    constraints: Sequence[str] = ()
+    python: str | None = None
+    venv: str | None = None
+    pip_options: Mapping[str, Any] = field(default_factory=dict)
+    keep: Sequence[str] = ()
+    trust_installed: bool = False
+    allow_empty: bool = False
+
+
+@dataclass
+class SyncPlan:
+    """The outcome of planning: the actions, or the problems that prevent them."""
+
+    target: Target | None
+    hash_mode: bool
+    actions: list[Action] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code_for(self.problems) if self.problems else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        target = self.target
+        return {
+            "target": {"python": target.executable, "version": target.version} if target else None,
+            "hash_mode": self.hash_mode,
+            "actions": [_action_json(a) for a in self.actions],
+            "problems": [
+                {
+                    "kind": p.kind,
+                    "name": p.name,
+                    "message": p.message,
+                    "source": str(p.source) if p.source else None,
+                }
+                for p in self.problems
+            ],
+            "warnings": self.warnings,
+        }
+
+
+def _action_json(action: Action) -> dict[str, Any]:
+    file = action.file
+    return {
+        "action": action.action,
+        "name": action.name,
+        "version": action.version,
+        "installed_version": action.installed_version,
+        "file": file.filename if file else None,
+        "url": redact(file.url) if file else None,
+        "sha256": file.hashes.get("sha256") if file else None,
+        "index": file.origin if file else None,
+        "reason": action.reason,
+    }
+
+
+def http_settings(settings: Settings) -> HttpSettings:
+    return HttpSettings(
+        timeout=settings.timeout,
+        retries=settings.retries,
+        cert=settings.cert,
+        client_cert=settings.client_cert,
+        trusted_hosts=tuple(settings.trusted_hosts),
+        proxy=settings.proxy,
+        no_input=settings.no_input,
+        keyring_provider=settings.keyring_provider,
+        index_urls=tuple(settings.index_urls),
+    )
+
+
+def plan_sync(request: SyncRequest) -> SyncPlan:
+    """Decide what ``sync`` would do; never changes the environment."""
+    lines = RequirementsReader().read(request.files, request.constraints)
+    options = request.pip_options
+    mode, problems = hashmode.decide_mode(
+        lines,
+        require_hashes=bool(options.get("require-hashes")),
+        no_require_hashes=bool(options.get("no-require-hashes")),
+    )
+    cache_dir = Path(options["cache-dir"]) if options.get("cache-dir") else default_cache_dir()
+    target = find_target(request.python, request.venv, cache_dir)
+    plan = SyncPlan(target, mode.enabled, warnings=list(lines.warnings))
+
+    def applies(line: Requirement) -> bool:
+        return line.marker is None or line.marker.evaluate(target.marker_env(""))
+
+    plan.problems = [*lines.problems, *problems, *hashmode.check(lines, mode, applies)]
+    if plan.problems:
+        return plan
+    settings, config_warnings = load_settings(options, lines.options, site_prefix=target.prefix)
+    plan.warnings.extend(config_warnings)
+    wanted = [r for r in lines.requirements if applies(r)]
+    if not wanted and not request.allow_empty:
+        plan.problems.append(
+            Problem(
+                "empty",
+                "no requirement applies to this target; refusing to empty the environment "
+                "(use --allow-empty to remove everything that is not protected)",
+            )
+        )
+        return plan
+    allowed = hashmode.allowed_hashes(lines, applies)
+    client = HttpClient(http_settings(settings))
+    try:
+        resolved = _resolve(
+            lines.constraints, wanted, applies, allowed, mode, settings, target, client, plan
+        )
+    finally:
+        client.close()
+    if plan.problems:
+        return plan
+    installed = scan(target.site_dirs())
+    applying_keys = {r.key for r in wanted}
+    marker_false = {
+        r.key: str(r.marker) for r in lines.requirements if r.key and r.key not in applying_keys
+    }
+    plan.actions = make_plan(
+        resolved,
+        installed,
+        allowed=allowed,
+        hash_mode=mode.enabled,
+        protected=protected_closure(protected_names(target, request.keep), installed),
+        marker_false=marker_false,
+        trust_installed=request.trust_installed,
+    )
+    return plan
+
+
+def _resolve(
+    constraint_lines: Sequence[Requirement],
+    wanted: Sequence[Requirement],
+    applies: Any,
+    allowed: Mapping[str, Any],
+    mode: hashmode.HashMode,
+    settings: Settings,
+    target: Target,
+    client: HttpClient,
+    plan: SyncPlan,
+) -> dict[str, Candidate]:
+    index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
+    constraints: dict[str, SpecifierSet] = {}
+    for line in constraint_lines:
+        if line.key and applies(line):
+            constraints[line.key] = constraints.get(line.key, SpecifierSet()) & line.specifier
+    metadata = MetadataFetcher(client, allowed, mode.enabled)
+    provider = HashAwareProvider(
+        files_of=index.files,
+        metadata_of=metadata,
+        target=TargetFacts(Version(target.version), target.tag_ranks, target.marker_env),
+        policy=Policy(
+            only_binary=frozenset(settings.only_binary),
+            no_binary=frozenset(settings.no_binary),
+            prefer_binary=settings.prefer_binary,
+            pre=settings.all_releases | ({":all:"} if settings.pre else set()),
+        ),
+        allowed=allowed,
+        constraints=constraints,
+        closed=True,
+        listed=frozenset(r.key for r in wanted if r.key),
+    )
+    roots = [
+        Want(line.key or "", frozenset(line.extras), line.specifier, line.url, line)
+        for line in wanted
+    ]
+    for root in roots:
+        provider.required_by.setdefault(root.key, (None, root.line.source if root.line else None))
+    index.prefetch({r.key for r in roots if not r.url})
+    for root in roots:
+        found = provider.find_matches(
+            root.identifier, {root.identifier: iter([root])}, {root.identifier: iter([])}
+        )
+        if not found:
+            offered = len(index.files(root.key)) if not root.url else 1
+            problem = explain_no_candidates(
+                root, provider.evidence.get(root.key, []), offered, allowed.get(root.key)
+            )
+            plan.problems.append(problem)
+    if plan.problems:
+        return {}
+    try:
+        result = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=200_000)
+    except ResolutionImpossible as exc:
+        for cause in exc.causes:
+            want, parent = cause.requirement, cause.parent
+            by = f" (required by {parent.name}=={parent.version})" if parent else ""
+            source = want.line.source if want.line else None
+            plan.problems.append(
+                Problem("conflict", f"{want.describe()}{by}: no version satisfies it", source)
+            )
+        return {}
+    plan.warnings.extend(metadata.notices)
+    gaps = explain_gaps(provider.gaps)
+    if mode.enabled:
+        plan.problems.extend(gaps)
+    else:
+        plan.warnings.extend(g.message for g in gaps)
+    plan.warnings.extend(
+        f"{f.filename} is yanked{': ' + f.yanked if f.yanked else ''}; used because the pin "
+        "allows nothing else"
+        for f in provider.yanked_used
+    )
+    chosen = {}
+    for candidate in result.mapping.values():
+        if candidate.extras:
+            continue
+        files = tuple(f for f in candidate.files if f.url not in metadata.failed)
+        chosen[candidate.key] = replace(candidate, files=files)
+        if not files[0].is_wheel:
+            plan.warnings.append(
+                f"{files[0].filename} is an sdist: it must be built, because no allowed wheel "
+                "suits the target"
+            )
+    return chosen
