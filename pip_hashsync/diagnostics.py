@@ -19,6 +19,8 @@ EXIT_CODES: dict[str, ExitCode] = {
     "no-version": ExitCode.BAD_INPUT,
     "missing-dependency": ExitCode.BAD_INPUT,
     "conflict": ExitCode.BAD_INPUT,
+    "integrity": ExitCode.HASH_FAILURE,
+    "network": ExitCode.NETWORK,
 }
 
 

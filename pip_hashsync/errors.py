@@ -78,6 +78,8 @@ GROUP_HEADS: dict[str, str] = {
     "no-version": "No version of these requirements can be installed on this target:",
     "no-match": "No distribution matched the hashes of these requirements:",
     "missing-dependency": "These dependencies are missing from the requirements file:",
+    "integrity": "These files do not match what they must match:",
+    "network": "These indexes could not be read:",
     "constraint": "These constraints are not allowed:",
 }
 

@@ -13,6 +13,7 @@ import hashlib
 import io
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -24,9 +25,14 @@ from pip_hashsync.provider import Candidate, Metadata
 
 
 class IntegrityError(HashsyncError):
-    """Bytes that do not match what they must match: exit 3."""
+    """Bytes that do not match what they must match: exit 3. ``project`` names the project
+    whose files failed, so the failure can be tied to its line."""
 
     exit_code = ExitCode.HASH_FAILURE
+
+    def __init__(self, message: str, project: str | None = None) -> None:
+        super().__init__(message)
+        self.project = project
 
 
 class _Response(Protocol):
@@ -48,7 +54,19 @@ def parse_metadata(data: bytes) -> Metadata:
 
 
 def metadata_from_archive(filename: str, data: bytes) -> bytes:
-    """The METADATA of a wheel, or the PKG-INFO of an sdist."""
+    """The METADATA of a wheel, or the PKG-INFO of an sdist. Bytes that are not a readable
+    archive (a broken or substituted file) raise :class:`IntegrityError`, so the next file
+    is tried instead of a traceback."""
+    try:
+        found = _metadata_member(filename, data)
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as exc:
+        raise IntegrityError(f"{filename} is not a readable archive ({exc})") from None
+    if found is None:
+        raise IntegrityError(f"{filename} has no metadata file where one must be")
+    return found
+
+
+def _metadata_member(filename: str, data: bytes) -> bytes | None:
     if filename.endswith(".whl"):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for member in archive.namelist():
@@ -62,7 +80,7 @@ def metadata_from_archive(filename: str, data: bytes) -> bytes:
                     extracted = archive.extractfile(tar_member)
                     if extracted is not None:
                         return extracted.read()
-    raise IntegrityError(f"{filename} has no metadata file where one must be")
+    return None
 
 
 @dataclass
@@ -91,7 +109,7 @@ class MetadataFetcher:
                 continue
             self._cache[file.url] = metadata
             return metadata
-        raise IntegrityError("\n".join(failures))
+        raise IntegrityError("\n".join(failures), candidate.key)
 
     def _read(self, key: str, file: FileLink) -> Metadata:
         if file.metadata_hashes is not None:

@@ -81,6 +81,9 @@ class Candidate:
     def identifier(self) -> str:
         return _identifier(self.key, self.extras)
 
+    def describe(self) -> str:
+        return f"{_identifier(self.name, self.extras)}=={self.version}"
+
 
 def _identifier(key: str, extras: frozenset[str]) -> str:
     return f"{key}[{','.join(sorted(extras))}]" if extras else key
@@ -147,8 +150,10 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     #: True when the file must be the whole closure (``sync``): unlisted dependencies are gaps.
     closed: bool
     listed: frozenset[str]
-    #: For each project, who first required it: (parent key, line) — a line for the roots.
-    required_by: dict[str, tuple[str | None, Source | None]] = field(default_factory=dict)
+    #: For each identifier (project and extras), who first required it: (parent candidate,
+    #: line) — a line for the roots. Keyed with extras, because an extra is asked for by
+    #: whoever names it, not by the project's own line (EC19).
+    required_by: dict[str, tuple[Candidate | None, Source | None]] = field(default_factory=dict)
     evidence: dict[str, list[Rejected]] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
     yanked_used: list[FileLink] = field(default_factory=list)
@@ -203,6 +208,7 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         if candidate.extras:
             pin = SpecifierSet(f"=={candidate.version}")
             wants.append(Want(candidate.key, frozenset(), pin, candidate.url, parent=candidate))
+            self.required_by.setdefault(candidate.key, (candidate, None))
         metadata = self.metadata_of(candidate)
         for text in metadata.requires_dist:
             dependency = PackagingRequirement(text)
@@ -220,21 +226,21 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
             if self.closed and key not in self.listed:
                 self.gaps.append(Gap(key, text, *self._chain(candidate)))
                 continue
-            self.required_by.setdefault(key, (candidate.key, None))
+            self.required_by.setdefault(want.identifier, (candidate, None))
             wants.append(want)
         return wants
 
     # -- policy -------------------------------------------------------------------------------
 
     def _chain(self, candidate: Candidate) -> tuple[tuple[str, ...], Source | None]:
-        """The projects from ``candidate`` up to a line of the file, and that line."""
-        chain = [f"{candidate.name}=={candidate.version}"]
-        parent, source = self.required_by.get(candidate.key, (None, None))
-        seen = {candidate.key}
-        while parent is not None and parent not in seen:
-            seen.add(parent)
-            chain.append(parent)
-            parent, source = self.required_by.get(parent, (None, None))
+        """The candidates from ``candidate`` up to a line of the file, and that line."""
+        chain = [candidate.describe()]
+        parent, source = self.required_by.get(candidate.identifier, (None, None))
+        seen = {candidate.identifier}
+        while parent is not None and parent.identifier not in seen:
+            seen.add(parent.identifier)
+            chain.append(parent.describe())
+            parent, source = self.required_by.get(parent.identifier, (None, None))
         return tuple(chain), source
 
     def _applies(self, dependency: PackagingRequirement, extras: frozenset[str]) -> bool:
@@ -299,7 +305,8 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
                 if f.yanked is not None
             )
             return fresh
-        self.yanked_used.extend(files)
+        # find_matches runs again for each resolver round: record each file once.
+        self.yanked_used.extend(f for f in files if f not in self.yanked_used)
         return files
 
     def _rank(self, key: str, file: FileLink) -> tuple[bool, bool, bool, Version, int, object]:

@@ -22,10 +22,10 @@ from pip_hashsync import hashmode
 from pip_hashsync.config import Settings, load_settings
 from pip_hashsync.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.errors import ExitCode, Problem
-from pip_hashsync.http import HttpClient, HttpSettings
+from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.index import Index
 from pip_hashsync.installed import scan
-from pip_hashsync.metadata import MetadataFetcher
+from pip_hashsync.metadata import IntegrityError, MetadataFetcher
 from pip_hashsync.plan import Action, make_plan, protected_closure
 from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.reqfile import Requirement, RequirementsReader
@@ -146,6 +146,12 @@ def plan_sync(request: SyncRequest) -> SyncPlan:
         resolved = _resolve(
             lines.constraints, wanted, applies, allowed, mode, settings, target, client, plan
         )
+    except IntegrityError as exc:
+        # A problem, not an error: ``--format json`` still prints the plan with it.
+        source = next((r.source for r in wanted if exc.project and r.key == exc.project), None)
+        plan.problems.append(Problem("integrity", str(exc), source, exc.project))
+    except NetworkError as exc:
+        plan.problems.append(Problem("network", str(exc)))
     finally:
         client.close()
     if plan.problems:
@@ -204,7 +210,8 @@ def _resolve(
         for line in wanted
     ]
     for root in roots:
-        provider.required_by.setdefault(root.key, (None, root.line.source if root.line else None))
+        source = root.line.source if root.line else None
+        provider.required_by.setdefault(root.identifier, (None, source))
     index.prefetch({r.key for r in roots if not r.url})
     for root in roots:
         found = provider.find_matches(

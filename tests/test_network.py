@@ -1,0 +1,64 @@
+"""Against the real default index (marked ``network``): the files ``sync --dry-run`` chooses
+for a real hashed lock equal those ``pip install --dry-run --report`` chooses (pip is the
+oracle), for the same target."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pip_hashsync.cli import main
+
+PYPI = "https://pypi.org/simple"
+LOCK = Path(__file__).parent / "fixtures" / "compiled" / "pip-compile.txt"
+
+pytestmark = pytest.mark.network
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_index_reachable() -> None:
+    try:
+        urllib.request.urlopen(f"{PYPI}/six/", timeout=10).close()
+    except OSError as exc:
+        pytest.skip(f"the default index is not reachable: {exc}")
+
+
+@pytest.fixture
+def venv_311(tmp_path: Path) -> Path:
+    """An empty venv of Python 3.11, the version the lock was compiled for."""
+    if sys.version_info[:2] != (3, 11):
+        pytest.skip("the lock fixture was compiled for Python 3.11")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return venv
+
+
+def _filename(url: str) -> str:
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+
+
+def test_chosen_files_equal_pips_for_a_real_lock(
+    venv_311: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["sync", "--dry-run", "--format", "json", str(LOCK), "--venv", str(venv_311)]
+    assert main([*args, "-i", PYPI]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    ours = {a["file"] for a in plan["actions"] if a["action"] == "install"}
+
+    report = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv_311 / "bin" / "python"), "install",
+         "--dry-run", "--ignore-installed", "--quiet", "--report", "-", "-r", str(LOCK),
+         "--index-url", PYPI],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    pips = {
+        _filename(item["download_info"]["url"]) for item in json.loads(report.stdout)["install"]
+    }
+    assert len(ours) > 25
+    assert ours == pips
