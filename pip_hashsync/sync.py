@@ -9,7 +9,7 @@ nothing here changes the environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,14 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
+from resolvelib.structs import RequirementInformation
 
 from pip_hashsync import hashmode
 from pip_hashsync.config import Settings, load_settings
 from pip_hashsync.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.errors import ExitCode, Problem
+from pip_hashsync.hashes import AllowedHashes
+from pip_hashsync.hashmode import Applies
 from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.index import Index
 from pip_hashsync.installed import scan
@@ -119,8 +122,14 @@ def plan_sync(request: SyncRequest) -> SyncPlan:
         no_require_hashes=bool(options.get("no-require-hashes")),
     )
     cache_dir = Path(options["cache-dir"]) if options.get("cache-dir") else default_cache_dir()
-    target = find_target(request.python, request.venv, cache_dir)
+    new_venv = bool(request.venv) and not request.python and not Path(request.venv or "").exists()
+    target = find_target(request.python, None if new_venv else request.venv, cache_dir)
     plan = SyncPlan(target, mode.enabled, warnings=list(lines.warnings))
+    if new_venv:
+        plan.warnings.append(
+            f"{request.venv} does not exist: planned for a new virtual environment of "
+            f"{target.executable}"
+        )
 
     def applies(line: Requirement) -> bool:
         return line.marker is None or line.marker.evaluate(target.marker_env(""))
@@ -156,7 +165,7 @@ def plan_sync(request: SyncRequest) -> SyncPlan:
         client.close()
     if plan.problems:
         return plan
-    installed = scan(target.site_dirs())
+    installed = {} if new_venv else scan(target.site_dirs())
     applying_keys = {r.key for r in wanted}
     marker_false = {
         r.key: str(r.marker) for r in lines.requirements if r.key and r.key not in applying_keys
@@ -173,35 +182,47 @@ def plan_sync(request: SyncRequest) -> SyncPlan:
     return plan
 
 
+def _constraint_specifiers(
+    lines: Sequence[Requirement], applies: Applies
+) -> dict[str, SpecifierSet]:
+    """Each constrained project's combined specifier (constraints never become targets)."""
+    constraints: dict[str, SpecifierSet] = {}
+    for line in lines:
+        if line.key and applies(line):
+            constraints[line.key] = constraints.get(line.key, SpecifierSet()) & line.specifier
+    return constraints
+
+
+def _policy(settings: Settings) -> Policy:
+    return Policy(
+        only_binary=frozenset(settings.only_binary),
+        no_binary=frozenset(settings.no_binary),
+        prefer_binary=settings.prefer_binary,
+        pre=settings.all_releases | ({":all:"} if settings.pre else set()),
+    )
+
+
 def _resolve(
     constraint_lines: Sequence[Requirement],
     wanted: Sequence[Requirement],
-    applies: Any,
-    allowed: Mapping[str, Any],
+    applies: Applies,
+    allowed: Mapping[str, AllowedHashes],
     mode: hashmode.HashMode,
     settings: Settings,
     target: Target,
     client: HttpClient,
     plan: SyncPlan,
 ) -> dict[str, Candidate]:
+    """One chosen candidate per project; problems and warnings go to ``plan``."""
     index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
-    constraints: dict[str, SpecifierSet] = {}
-    for line in constraint_lines:
-        if line.key and applies(line):
-            constraints[line.key] = constraints.get(line.key, SpecifierSet()) & line.specifier
     metadata = MetadataFetcher(client, allowed, mode.enabled)
     provider = HashAwareProvider(
         files_of=index.files,
         metadata_of=metadata,
         target=TargetFacts(Version(target.version), target.tag_ranks, target.marker_env),
-        policy=Policy(
-            only_binary=frozenset(settings.only_binary),
-            no_binary=frozenset(settings.no_binary),
-            prefer_binary=settings.prefer_binary,
-            pre=settings.all_releases | ({":all:"} if settings.pre else set()),
-        ),
+        policy=_policy(settings),
         allowed=allowed,
-        constraints=constraints,
+        constraints=_constraint_specifiers(constraint_lines, applies),
         closed=True,
         listed=frozenset(r.key for r in wanted if r.key),
     )
@@ -209,39 +230,21 @@ def _resolve(
         Want(line.key or "", frozenset(line.extras), line.specifier, line.url, line)
         for line in wanted
     ]
-    for root in roots:
-        source = root.line.source if root.line else None
-        provider.required_by.setdefault(root.identifier, (None, source))
     index.prefetch({r.key for r in roots if not r.url})
-    for root in roots:
-        found = provider.find_matches(
-            root.identifier, {root.identifier: iter([root])}, {root.identifier: iter([])}
-        )
-        if not found:
-            offered = len(index.files(root.key)) if not root.url else 1
-            problem = explain_no_candidates(
-                root, provider.evidence.get(root.key, []), offered, allowed.get(root.key)
-            )
-            plan.problems.append(problem)
+    plan.problems.extend(_unresolvable_roots(provider, index, roots, allowed))
     if plan.problems:
         return {}
     try:
         result = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=200_000)
     except ResolutionImpossible as exc:
-        for cause in exc.causes:
-            want, parent = cause.requirement, cause.parent
-            by = f" (required by {parent.name}=={parent.version})" if parent else ""
-            source = want.line.source if want.line else None
-            plan.problems.append(
-                Problem("conflict", f"{want.describe()}{by}: no version satisfies it", source)
-            )
+        plan.problems.extend(_conflicts(exc.causes))
         return {}
-    plan.warnings.extend(metadata.notices)
     gaps = explain_gaps(provider.gaps)
     if mode.enabled:
         plan.problems.extend(gaps)
     else:
         plan.warnings.extend(g.message for g in gaps)
+    plan.warnings.extend(metadata.notices)
     plan.warnings.extend(
         f"{f.filename} is yanked{': ' + f.yanked if f.yanked else ''}; used because the pin "
         "allows nothing else"
@@ -249,13 +252,45 @@ def _resolve(
     )
     chosen = {}
     for candidate in result.mapping.values():
-        if candidate.extras:
-            continue
-        files = tuple(f for f in candidate.files if f.url not in metadata.failed)
-        chosen[candidate.key] = replace(candidate, files=files)
-        if not files[0].is_wheel:
-            plan.warnings.append(
-                f"{files[0].filename} is an sdist: it must be built, because no allowed wheel "
-                "suits the target"
-            )
+        if not candidate.extras:
+            files = tuple(f for f in candidate.files if f.url not in metadata.failed)
+            chosen[candidate.key] = replace(candidate, files=files)
+    plan.warnings.extend(
+        f"{c.files[0].filename} is an sdist: it must be built, because no allowed wheel suits "
+        "the target"
+        for c in chosen.values()
+        if not c.files[0].is_wheel
+    )
     return chosen
+
+
+def _unresolvable_roots(
+    provider: HashAwareProvider,
+    index: Index,
+    roots: Sequence[Want],
+    allowed: Mapping[str, AllowedHashes],
+) -> list[Problem]:
+    """Every line of the file that no file can satisfy, all at once (EC57): resolvelib would
+    stop at the first."""
+    problems = []
+    for root in roots:
+        source = root.line.source if root.line else None
+        provider.required_by.setdefault(root.identifier, (None, source))
+    for root in roots:
+        ident = root.identifier
+        if not provider.find_matches(ident, {ident: iter([root])}, {ident: iter([])}):
+            offered = len(index.files(root.key)) if not root.url else 1
+            evidence = provider.evidence.get(root.key, [])
+            problems.append(explain_no_candidates(root, evidence, offered, allowed.get(root.key)))
+    return problems
+
+
+def _conflicts(causes: Iterable[RequirementInformation[Want, Candidate]]) -> list[Problem]:
+    problems = []
+    for cause in causes:
+        want, parent = cause.requirement, cause.parent
+        by = f" (required by {parent.name}=={parent.version})" if parent else ""
+        source = want.line.source if want.line else None
+        message = f"{want.describe()}{by}: no version satisfies it"
+        problems.append(Problem("conflict", message, source, want.key))
+    return problems

@@ -893,3 +893,18 @@ def test_real_subprocess_plans_and_fails_like_in_process(
     assert "No distribution matched the hashes of these requirements:" in done.stderr
     assert "requirements.txt:1: a==1.0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_dry_run_for_a_venv_that_does_not_exist_plans_without_creating_it(
+    run: Run, index_server: IndexServer, tmp_path: Path
+) -> None:
+    wheel = build_wheel(index_server.root, "alpha", "1.0")
+    reqs(Path.cwd(), f"alpha==1.0 {hashed(wheel)}\n")
+    missing = tmp_path / "not-yet"
+    code, plan = run(target=missing)
+    assert code == 0
+    assert actions(plan) == {"alpha": ("install", wheel.name)}
+    assert any(
+        "does not exist: planned for a new virtual environment" in w for w in plan["warnings"]
+    )
+    assert not missing.exists()
