@@ -10,10 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pip_hashsync import __version__
 from pip_hashsync.errors import ExitCode, HashsyncError, render_problems
+from pip_hashsync.request import SyncRequest
+
+if TYPE_CHECKING:
+    from pip_hashsync.plan import Action
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -60,6 +67,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "nothing",
     )  # fmt: skip
     sync.add_argument("--format", choices=("text", "json"), default="text")
+    sync.add_argument(
+        "--check", action="store_true",
+        help="exit 1 and list the changes a sync would make, without making them",
+    )  # fmt: skip
+    _add_apply_options(sync)
     target = sync.add_argument_group("target")
     target.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
     target.add_argument("--venv", metavar="DIR", help="virtual environment to sync")
@@ -78,6 +90,38 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_hash_mode_options(sync)
     _add_pip_options(sync)
     sync.set_defaults(run=_run_sync)
+
+    install = commands.add_parser(
+        "install",
+        help="install requirements like pip install, in hash-checking mode; never removes",
+        description="Install requirements the way pip install does (resolving dependencies "
+        "outside hash-checking mode), with the same hash checking, cache and transaction as "
+        "sync. Nothing is ever removed. tox and scripts use it.",
+    )
+    install.add_argument("requirements", nargs="*", metavar="REQUIREMENT")
+    install.add_argument(
+        "-r", "--requirement", action="append", default=[], metavar="FILE", dest="files",
+        help="requirements file (may be repeated)",
+    )  # fmt: skip
+    install.add_argument(
+        "-c", "--constraint", action="append", default=[], metavar="FILE",
+        help="constraints file (may be repeated)",
+    )  # fmt: skip
+    install.add_argument("--no-deps", action="store_true", help="do not install dependencies")
+    install.add_argument(
+        "-U", "--upgrade", action="store_true", help="upgrade to the best allowed versions"
+    )
+    install.add_argument(
+        "--force-reinstall", action="store_true", help="reinstall even if already satisfied"
+    )
+    install.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    install.add_argument("--format", choices=("text", "json"), default="text")
+    _add_apply_options(install)
+    install.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
+    install.add_argument("--venv", metavar="DIR", help="virtual environment to install into")
+    _add_hash_mode_options(install)
+    _add_pip_options(install)
+    install.set_defaults(run=_run_install, keep=[], trust_installed=False, allow_empty=False)
     return parser
 
 
@@ -121,6 +165,28 @@ def _pip_options(args: argparse.Namespace) -> dict[str, object]:
     return given
 
 
+def _add_apply_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every command that changes an environment."""
+    parser.add_argument(
+        "--offline", action="store_true",
+        help="use only archives already in the cache; fail if one is missing",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-cache", "--no-cache-dir", action="store_true", dest="no_cache",
+        help="do not read or write the archive cache",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compile", action="store_true",
+        help="compile installed .py files to bytecode, with the target's interpreter",
+    )  # fmt: skip
+    parser.add_argument(
+        "--break-system-packages", action="store_true",
+        help="allow changing an externally managed (PEP 668) environment",
+    )  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbose", default=0)
+    parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbose")
+
+
 def _add_hash_mode_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--require-hashes", action="store_true",
@@ -152,28 +218,56 @@ def _run_lint(args: argparse.Namespace) -> int:
     return ExitCode.OK if report.ok else ExitCode.BAD_INPUT
 
 
-def _run_sync(args: argparse.Namespace) -> int:
-    from pip_hashsync.sync import SyncRequest, plan_sync
-
-    if not args.dry_run:
-        print(
-            "ERROR: this version of pip-hashsync can only plan a sync: add --dry-run",
-            file=sys.stderr,
-        )
-        return ExitCode.BAD_INPUT
-    plan = plan_sync(
-        SyncRequest(
-            files=args.files,
-            constraints=args.constraint,
-            python=args.python,
-            venv=args.venv,
-            pip_options=_pip_options(args),
-            keep=args.keep,
-            trust_installed=args.trust_installed,
-            allow_empty=args.allow_empty,
-        )
+def _sync_request(args: argparse.Namespace) -> SyncRequest:
+    additive = args.command == "install"
+    return SyncRequest(
+        files=args.files,
+        constraints=args.constraint,
+        python=args.python,
+        venv=args.venv,
+        pip_options=_pip_options(args),
+        keep=args.keep,
+        trust_installed=args.trust_installed,
+        allow_empty=args.allow_empty,
+        additive=additive,
+        arguments=args.requirements if additive else (),
+        no_deps=additive and args.no_deps,
+        upgrade=additive and args.upgrade,
+        force_reinstall=additive and args.force_reinstall,
     )
-    if args.format == "json":
+
+
+def _run_install(args: argparse.Namespace) -> int:
+    if not args.files and not args.requirements:
+        print("ERROR: You must give at least one requirement to install", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    args.check = False
+    request = _sync_request(args)
+    return _print_plan(request, args.format) if args.dry_run else _apply(request, args)
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    request = _sync_request(args)
+    if args.dry_run:
+        return _print_plan(request, args.format)
+    if not args.no_cache:
+        from pip_hashsync.fastpath import synced_count
+        from pip_hashsync.target import default_cache_dir
+
+        given = request.pip_options.get("cache-dir")
+        count = synced_count(request, Path(str(given)) if given else default_cache_dir())
+        if count is not None:
+            if args.verbose >= 0:
+                print(f"nothing to do: {count} distribution(s) already match")
+            return ExitCode.OK
+    return _apply(request, args)
+
+
+def _print_plan(request: SyncRequest, output: str) -> int:
+    from pip_hashsync.sync import plan_sync
+
+    plan = plan_sync(request)
+    if output == "json":
         print(json.dumps(plan.to_json(), indent=2))
         return plan.exit_code
     for warning in plan.warnings:
@@ -185,6 +279,75 @@ def _run_sync(args: argparse.Namespace) -> int:
     if plan.problems:
         print(render_problems(plan.problems), file=sys.stderr)
     return plan.exit_code
+
+
+def _apply(request: SyncRequest, args: argparse.Namespace) -> int:
+    from pip_hashsync.apply import ApplyOptions, run
+
+    quiet = args.verbose < 0
+    progress = _Progress() if sys.stderr.isatty() and not quiet else None
+    outcome = run(
+        request,
+        ApplyOptions(
+            check=args.check,
+            offline=args.offline,
+            no_cache=args.no_cache,
+            compile=args.compile,
+            break_system_packages=args.break_system_packages,
+        ),
+        progress=progress,
+        say=lambda line: print(line, file=sys.stderr),
+    )
+    if progress:
+        progress.clear()
+    plan = outcome.plan
+    if not quiet:
+        for warning in [*plan.warnings, *outcome.notices]:
+            print(f"WARNING: {warning}", file=sys.stderr)
+    if plan.problems:
+        print(render_problems(plan.problems), file=sys.stderr)
+        return outcome.exit_code
+    shown = plan.actions if args.verbose > 0 else [a for a in plan.actions if a.changes]
+    for action in shown if not quiet else ():
+        print(_action_line(action, would=outcome.drift))
+    print(outcome.summary())
+    return outcome.exit_code
+
+
+_SIGNS = {"install": "+", "remove": "-", "replace": "~", "reinstall": "~", "keep": "="}
+
+
+def _action_line(action: Action, *, would: bool) -> str:
+    """`` + six==1.17.0 (six-1.17.0-py2.py3-none-any.whl): not installed``"""
+    version = action.version or action.installed_version
+    source = f" ({action.file.filename})" if action.file else ""
+    prefix = "would " + action.action + " " if would else f" {_SIGNS[action.action]} "
+    return f"{prefix}{action.name}=={version}{source}: {action.reason}"
+
+
+class _Progress:
+    """One self-rewriting status line on a terminal while archives download."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[int, int | None]] = {}
+        self._last = 0.0
+
+    def __call__(self, filename: str, done: int, total: int | None) -> None:
+        self._files[filename] = (done, total)
+        now = time.monotonic()
+        if now - self._last < 0.1:
+            return
+        self._last = now
+        received = sum(d for d, _ in self._files.values())
+        finished = sum(1 for d, t in self._files.values() if t is not None and d >= t)
+        line = f"downloading: {finished}/{len(self._files)} files, {received / 1e6:.1f} MB"
+        sys.stderr.write(f"\r{line}\x1b[K")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self._files:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,3 +230,23 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def protected_closure(protected: Iterable[str], installed: Mapping[str, InstalledDist]) -> set[str]:
+    """The protected names plus everything installed they depend on (policy 9)."""
+    from packaging.requirements import InvalidRequirement, Requirement  # only when asked
+
+    keep: set[str] = set()
+    todo = [canonicalize_name(n) for n in protected]
+    while todo:
+        key = todo.pop()
+        if key in keep:
+            continue
+        keep.add(key)
+        dist = installed.get(key)
+        for text in dist.requires() if dist else ():
+            try:
+                todo.append(canonicalize_name(Requirement(text).name))
+            except InvalidRequirement:
+                continue
+    return keep

@@ -8,11 +8,10 @@ no applying line names are removed (EC23, EC28), except the protected set and wh
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as PackagingRequirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from pip_hashsync.hashes import AllowedHashes
@@ -23,61 +22,68 @@ from pip_hashsync.provider import Candidate
 
 @dataclass(frozen=True)
 class Action:
-    """One step of the plan; ``file`` is the archive to install, best first among allowed."""
+    """One step of the plan. ``files`` are the acceptable archives, best first: the first
+    is the one planned, the others are fallbacks if its bytes fail the check (EC44)."""
 
     action: str
     name: str
     version: str | None
     installed_version: str | None
-    file: FileLink | None
+    files: tuple[FileLink, ...]
     reason: str
 
+    @property
+    def key(self) -> str:
+        return canonicalize_name(self.name)
 
-def protected_closure(protected: Iterable[str], installed: Mapping[str, InstalledDist]) -> set[str]:
-    """The protected names plus everything installed they depend on."""
-    keep: set[str] = set()
-    todo = [canonicalize_name(n) for n in protected]
-    while todo:
-        key = todo.pop()
-        if key in keep:
-            continue
-        keep.add(key)
-        dist = installed.get(key)
-        for text in dist.requires() if dist else ():
-            try:
-                todo.append(canonicalize_name(PackagingRequirement(text).name))
-            except InvalidRequirement:
-                continue
-    return keep
+    @property
+    def file(self) -> FileLink | None:
+        return self.files[0] if self.files else None
+
+    @property
+    def changes(self) -> bool:
+        return self.action != "keep"
+
+
+@dataclass(frozen=True)
+class PlanRules:
+    """How installed distributions are judged: ``sync`` removes what is unlisted; ``install``
+    (``additive``) never removes and keeps what already satisfies, like pip."""
+
+    hash_mode: bool
+    protected: frozenset[str] = frozenset()
+    marker_false: Mapping[str, str] = field(default_factory=dict)
+    trust_installed: bool = False
+    additive: bool = False
+    upgrade: bool = False
+    force_reinstall: bool = False
+    #: The specifier each project's lines ask for (``install`` keeps what satisfies it).
+    wanted: Mapping[str, SpecifierSet] = field(default_factory=dict)
 
 
 def make_plan(
     resolved: Mapping[str, Candidate],
     installed: Mapping[str, InstalledDist],
-    *,
     allowed: Mapping[str, AllowedHashes],
-    hash_mode: bool,
-    protected: set[str],
-    marker_false: Mapping[str, str],
-    trust_installed: bool = False,
+    rules: PlanRules,
 ) -> list[Action]:
     """The actions that make ``installed`` match ``resolved``, sorted by name."""
     actions = [
-        _action_for(candidate, installed.get(key), allowed.get(key), hash_mode, trust_installed)
+        _action_for(candidate, installed.get(key), allowed.get(key), rules)
         for key, candidate in resolved.items()
     ]
     for key, dist in installed.items():
-        if key in resolved:
+        if key in resolved or rules.additive:
             continue
-        if key in protected:
-            actions.append(Action("keep", dist.name, dist.version, dist.version, None, "protected"))
+        if key in rules.protected:
+            actions.append(Action("keep", dist.name, dist.version, dist.version, (), "protected"))
             continue
         reason = (
-            f"its line does not apply to the target ({marker_false[key]})"
-            if key in marker_false
+            f"its line does not apply to the target ({rules.marker_false[key]})"
+            if key in rules.marker_false
             else "not in the requirements file"
         )
-        actions.append(Action("remove", dist.name, None, dist.version, None, reason))
+        actions.append(Action("remove", dist.name, None, dist.version, (), reason))
     return sorted(actions, key=lambda a: canonicalize_name(a.name))
 
 
@@ -85,26 +91,37 @@ def _action_for(
     candidate: Candidate,
     dist: InstalledDist | None,
     allowed: AllowedHashes | None,
-    hash_mode: bool,
-    trust_installed: bool,
+    rules: PlanRules,
 ) -> Action:
     version = str(candidate.version)
-    best = candidate.files[0]
+    files = candidate.files
     if dist is None:
-        return Action("install", candidate.name, version, None, best, "not installed")
+        return Action("install", candidate.name, version, None, files, "not installed")
+    proven, why = _proven(dist, allowed, rules)
+    if rules.force_reinstall:
+        kind = "reinstall" if dist.version == version else "replace"
+        return Action(kind, candidate.name, version, dist.version, files, "--force-reinstall")
+    wanted = rules.wanted.get(candidate.key, SpecifierSet())
+    keeps = rules.additive and not rules.upgrade and proven
+    if keeps and wanted.contains(dist.version, prereleases=True):
+        return Action("keep", dist.name, dist.version, dist.version, (), "already satisfied")
     if dist.version != version:
-        return Action(
-            "replace", candidate.name, version, dist.version, best, f"installed {dist.version}"
-        )
+        reason = f"installed {dist.version}"
+        return Action("replace", candidate.name, version, dist.version, files, reason)
+    if proven:
+        return Action("keep", candidate.name, version, version, (), why)
+    return Action("reinstall", candidate.name, version, version, files, why)
+
+
+def _proven(
+    dist: InstalledDist, allowed: AllowedHashes | None, rules: PlanRules
+) -> tuple[bool, str]:
+    """Whether an installed distribution may stand for its line (policy 6), and why."""
+    if rules.trust_installed or not (rules.hash_mode or allowed):
+        return True, "already installed"
     provenance = dist.provenance()
-    if trust_installed or not (hash_mode or allowed):
-        return Action("keep", candidate.name, version, version, None, "already installed")
     if provenance and allowed and allowed.allows({"sha256": provenance.sha256}):
-        reason = f"installed from {provenance.archive}, an allowed file"
-        return Action("keep", candidate.name, version, version, None, reason)
-    reason = (
-        f"installed from {provenance.archive}, whose hash is not allowed now"
-        if provenance
-        else f"installed by {dist.installer or 'another tool'} without a recorded archive hash"
-    )
-    return Action("reinstall", candidate.name, version, version, best, reason)
+        return True, f"installed from {provenance.archive}, an allowed file"
+    if provenance:
+        return False, f"installed from {provenance.archive}, whose hash is not allowed now"
+    return False, f"installed by {dist.installer or 'another tool'} without a recorded archive hash"

@@ -150,6 +150,8 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     #: True when the file must be the whole closure (``sync``): unlisted dependencies are gaps.
     closed: bool
     listed: frozenset[str]
+    #: ``install --no-deps``: dependencies are neither resolved nor checked (EC18).
+    no_deps: bool = False
     #: For each identifier (project and extras), who first required it: (parent candidate,
     #: line) — a line for the roots. Keyed with extras, because an extra is asked for by
     #: whoever names it, not by the project's own line (EC19).
@@ -209,6 +211,8 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
             pin = SpecifierSet(f"=={candidate.version}")
             wants.append(Want(candidate.key, frozenset(), pin, candidate.url, parent=candidate))
             self.required_by.setdefault(candidate.key, (candidate, None))
+        if self.no_deps:
+            return wants
         metadata = self.metadata_of(candidate)
         for text in metadata.requires_dist:
             dependency = PackagingRequirement(text)

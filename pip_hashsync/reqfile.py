@@ -621,9 +621,17 @@ class RequirementsReader:
         self._read_url = read_url
         self._environ = os.environ if environ is None else environ
 
-    def read(self, requirements: Sequence[str], constraints: Sequence[str] = ()) -> RequirementSet:
-        """Read every file (requirements first, then constraints) into one result."""
+    def read(
+        self,
+        requirements: Sequence[str],
+        constraints: Sequence[str] = (),
+        arguments: Sequence[str] = (),
+    ) -> RequirementSet:
+        """Read every file (requirements first, then constraints) into one result;
+        ``arguments`` are requirement lines given on the command line, as pip takes them."""
         result = RequirementSet()
+        for number, argument in enumerate(arguments, start=1):
+            self._read_line(result, Source("command line", number), argument, False, {})
         for path in requirements:
             self._read_file(result, path, constraint=False, ancestors={}, included_at=None)
         for path in constraints:

@@ -1,4 +1,4 @@
-"""``sync``: from requirements files and a target to a plan (and, later, a transaction).
+"""``sync``'s planning half: from requirements files and a target to a plan.
 
 The flow is the design's, one way: read the files and decide the hash mode; introspect the
 target; evaluate markers there; read the indexes; let the provider choose one file per
@@ -9,7 +9,7 @@ nothing here changes the environment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,34 +20,22 @@ from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.structs import RequirementInformation
 
 from pip_hashsync import hashmode
+from pip_hashsync.cache import ArchiveCache
 from pip_hashsync.config import Settings, load_settings
 from pip_hashsync.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.errors import ExitCode, Problem
 from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.hashmode import Applies
 from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
-from pip_hashsync.index import Index
-from pip_hashsync.installed import scan
+from pip_hashsync.index import FileLink, Index, parse_filename
+from pip_hashsync.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.metadata import IntegrityError, MetadataFetcher
-from pip_hashsync.plan import Action, make_plan, protected_closure
+from pip_hashsync.plan import Action, PlanRules, make_plan
 from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.reqfile import Requirement, RequirementsReader
+from pip_hashsync.request import SyncRequest
 from pip_hashsync.target import Target, default_cache_dir, find_target, protected_names
-from pip_hashsync.urls import redact
-
-
-@dataclass(frozen=True)
-class SyncRequest:
-    """What the user asked for, as parsed from the command line."""
-
-    files: Sequence[str]
-    constraints: Sequence[str] = ()
-    python: str | None = None
-    venv: str | None = None
-    pip_options: Mapping[str, Any] = field(default_factory=dict)
-    keep: Sequence[str] = ()
-    trust_installed: bool = False
-    allow_empty: bool = False
+from pip_hashsync.urls import path_to_url, redact
 
 
 @dataclass
@@ -59,6 +47,12 @@ class SyncPlan:
     actions: list[Action] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What carrying the plan out needs: settings, allowed hashes, what is installed, and
+    #: the URL of each direct-URL requirement (for ``direct_url.json``).
+    settings: Settings | None = None
+    allowed: Mapping[str, AllowedHashes] = field(default_factory=dict)
+    installed: Mapping[str, InstalledDist] = field(default_factory=dict)
+    direct_urls: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -112,9 +106,20 @@ def http_settings(settings: Settings) -> HttpSettings:
     )
 
 
-def plan_sync(request: SyncRequest) -> SyncPlan:
-    """Decide what ``sync`` would do; never changes the environment."""
-    lines = RequirementsReader().read(request.files, request.constraints)
+def plan_sync(
+    request: SyncRequest,
+    *,
+    target: Target | None = None,
+    cache: ArchiveCache | None = None,
+    offline: bool = False,
+) -> SyncPlan:
+    """Decide what ``sync`` would do; never changes the environment.
+
+    ``target`` is found from the request unless given. With a ``cache``, archives already
+    in it stand in for the index in hash-checking mode (a warm sync reads no index page);
+    ``offline`` forbids reading the index at all.
+    """
+    lines = RequirementsReader().read(request.files, request.constraints, request.arguments)
     options = request.pip_options
     mode, problems = hashmode.decide_mode(
         lines,
@@ -122,8 +127,10 @@ def plan_sync(request: SyncRequest) -> SyncPlan:
         no_require_hashes=bool(options.get("no-require-hashes")),
     )
     cache_dir = Path(options["cache-dir"]) if options.get("cache-dir") else default_cache_dir()
-    new_venv = bool(request.venv) and not request.python and not Path(request.venv or "").exists()
-    target = find_target(request.python, None if new_venv else request.venv, cache_dir)
+    new_venv = target is None and bool(request.venv) and not request.python
+    new_venv = new_venv and not Path(request.venv or "").exists()
+    if target is None:
+        target = find_target(request.python, None if new_venv else request.venv, cache_dir)
     plan = SyncPlan(target, mode.enabled, warnings=list(lines.warnings))
     if new_venv:
         plan.warnings.append(
@@ -138,23 +145,30 @@ def plan_sync(request: SyncRequest) -> SyncPlan:
     if plan.problems:
         return plan
     settings, config_warnings = load_settings(options, lines.options, site_prefix=target.prefix)
+    plan.settings = settings
     plan.warnings.extend(config_warnings)
     wanted = [r for r in lines.requirements if applies(r)]
-    if not wanted and not request.allow_empty:
-        plan.problems.append(
-            Problem(
-                "empty",
-                "no requirement applies to this target; refusing to empty the environment "
-                "(use --allow-empty to remove everything that is not protected)",
-            )
+    if not wanted and (request.additive or not request.allow_empty):
+        message = (
+            "no requirement applies to this target; nothing to install"
+            if request.additive
+            else "no requirement applies to this target; refusing to empty the environment "
+            "(use --allow-empty to remove everything that is not protected)"
         )
+        plan.problems.append(Problem("empty", message))
         return plan
     allowed = hashmode.allowed_hashes(lines, applies)
+    plan.allowed = allowed
+    plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
     client = HttpClient(http_settings(settings))
+    index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
+    files_of = _files_source(index, cache, allowed, offline) if mode.enabled else index.files
     try:
         resolved = _resolve(
-            lines.constraints, wanted, applies, allowed, mode, settings, target, client, plan
-        )
+            lines.constraints, wanted, applies, allowed, mode, settings, target, client, plan,
+            files_of, index, closed=mode.enabled or not request.additive,
+            no_deps=request.no_deps,
+        )  # fmt: skip
     except IntegrityError as exc:
         # A problem, not an error: ``--format json`` still prints the plan with it.
         source = next((r.source for r in wanted if exc.project and r.key == exc.project), None)
@@ -166,20 +180,34 @@ def plan_sync(request: SyncRequest) -> SyncPlan:
     if plan.problems:
         return plan
     installed = {} if new_venv else scan(target.site_dirs())
+    plan.installed = installed
     applying_keys = {r.key for r in wanted}
     marker_false = {
         r.key: str(r.marker) for r in lines.requirements if r.key and r.key not in applying_keys
     }
-    plan.actions = make_plan(
-        resolved,
-        installed,
-        allowed=allowed,
+    rules = PlanRules(
         hash_mode=mode.enabled,
-        protected=protected_closure(protected_names(target, request.keep), installed),
+        protected=frozenset(protected_closure(protected_names(target, request.keep), installed)),
         marker_false=marker_false,
         trust_installed=request.trust_installed,
+        additive=request.additive,
+        upgrade=request.upgrade,
+        force_reinstall=request.force_reinstall,
+        wanted=_wanted_specifiers(wanted, lines.constraints, applies),
     )
+    plan.actions = make_plan(resolved, installed, allowed, rules)
     return plan
+
+
+def _wanted_specifiers(
+    wanted: Sequence[Requirement], constraints: Sequence[Requirement], applies: Applies
+) -> dict[str, SpecifierSet]:
+    """What the lines ask of each project: its requirement and constraint specifiers."""
+    specifiers = _constraint_specifiers(constraints, applies)
+    for line in wanted:
+        if line.key:
+            specifiers[line.key] = specifiers.get(line.key, SpecifierSet()) & line.specifier
+    return specifiers
 
 
 def _constraint_specifiers(
@@ -212,26 +240,31 @@ def _resolve(
     target: Target,
     client: HttpClient,
     plan: SyncPlan,
+    files_of: Callable[[str], Sequence[FileLink]],
+    index: Index,
+    *,
+    closed: bool,
+    no_deps: bool,
 ) -> dict[str, Candidate]:
     """One chosen candidate per project; problems and warnings go to ``plan``."""
-    index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
     metadata = MetadataFetcher(client, allowed, mode.enabled)
     provider = HashAwareProvider(
-        files_of=index.files,
+        files_of=files_of,
         metadata_of=metadata,
         target=TargetFacts(Version(target.version), target.tag_ranks, target.marker_env),
         policy=_policy(settings),
         allowed=allowed,
         constraints=_constraint_specifiers(constraint_lines, applies),
-        closed=True,
+        closed=closed,
         listed=frozenset(r.key for r in wanted if r.key),
+        no_deps=no_deps,
     )
     roots = [
         Want(line.key or "", frozenset(line.extras), line.specifier, line.url, line)
         for line in wanted
     ]
-    index.prefetch({r.key for r in roots if not r.url})
-    plan.problems.extend(_unresolvable_roots(provider, index, roots, allowed))
+    index.prefetch({r.key for r in roots if not r.url and not files_of(r.key)})
+    plan.problems.extend(_unresolvable_roots(provider, files_of, roots, allowed))
     if plan.problems:
         return {}
     try:
@@ -266,7 +299,7 @@ def _resolve(
 
 def _unresolvable_roots(
     provider: HashAwareProvider,
-    index: Index,
+    files_of: Callable[[str], Sequence[FileLink]],
     roots: Sequence[Want],
     allowed: Mapping[str, AllowedHashes],
 ) -> list[Problem]:
@@ -279,7 +312,7 @@ def _unresolvable_roots(
     for root in roots:
         ident = root.identifier
         if not provider.find_matches(ident, {ident: iter([root])}, {ident: iter([])}):
-            offered = len(index.files(root.key)) if not root.url else 1
+            offered = len(files_of(root.key)) if not root.url else 1
             evidence = provider.evidence.get(root.key, [])
             problems.append(explain_no_candidates(root, evidence, offered, allowed.get(root.key)))
     return problems
@@ -294,3 +327,40 @@ def _conflicts(causes: Iterable[RequirementInformation[Want, Candidate]]) -> lis
         message = f"{want.describe()}{by}: no version satisfies it"
         problems.append(Problem("conflict", message, source, want.key))
     return problems
+
+
+def _files_source(
+    index: Index, cache: ArchiveCache | None, allowed: Mapping[str, AllowedHashes], offline: bool
+) -> Callable[[str], Sequence[FileLink]]:
+    """Files of a project: the allowed archives already in the cache when there are any (a
+    warm sync reads no index page), else the index's — unless ``offline``."""
+    seen: dict[str, list[FileLink]] = {}
+
+    def files_of(key: str) -> Sequence[FileLink]:
+        if key not in seen:
+            seen[key] = _cached_links(cache, allowed.get(key)) if cache else []
+        if seen[key]:
+            return seen[key]
+        if offline:
+            raise NetworkError(f"{key} is not in the cache, and --offline forbids downloading")
+        return index.files(key)
+
+    return files_of
+
+
+def _cached_links(cache: ArchiveCache, allowed: AllowedHashes | None) -> list[FileLink]:
+    """Cached archives whose (re-hashed) bytes the allowed set accepts."""
+    links = []
+    for digest in allowed.digests() if allowed else ():
+        hit = cache.get(digest.value) if digest.algorithm == "sha256" else None
+        if hit is None or allowed is None or not allowed.allows(hit.digests):
+            continue
+        try:
+            name, version, tags, build = parse_filename(hit.filename)
+        except ValueError:
+            continue
+        links.append(
+            FileLink(hit.filename, path_to_url(str(hit.path)), hit.origin or "cache", name,
+                     version, dict(hit.digests), tags=tags, build=build)
+        )  # fmt: skip
+    return links

@@ -20,9 +20,12 @@ def url_to_path(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """A URL with any password replaced, so credentials are never printed."""
+    """A URL with its credentials hidden, so they are never printed or stored: a password
+    becomes ``****``, and so does a user name given alone (it is usually a token)."""
     parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:****@{host}"))
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    hidden = f"{user}:****" if colon else "****"
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{hidden}@{host}"))

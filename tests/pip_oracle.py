@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from pip_hashsync.lint import lint, requirement_json
+from pip_hashsync.urls import redact
 
 
 def pip_lines(path: str, constraint: bool = False) -> list[dict[str, Any]]:
@@ -34,7 +35,7 @@ def pip_lines(path: str, constraint: bool = False) -> list[dict[str, Any]]:
                 "specifier": str(ireq.req.specifier) if ireq.req else "",
                 "extras": sorted(ireq.extras),
                 "marker": str(ireq.markers) if ireq.markers else None,
-                "url": ireq.link.url if ireq.link else None,
+                "url": redact(ireq.link.url) if ireq.link else None,
                 "editable": ireq.editable,
                 "hashes": sorted(hashes),
                 "source": f"{os.path.abspath(match.group(1))}:{match.group(2)}",

@@ -1,0 +1,216 @@
+"""``sync`` and ``install``: carry a plan out, all or nothing.
+
+Under the target's lock: finish or undo a run that was killed, plan, then fetch and verify
+every archive the plan needs (falling back to the next allowed file when bytes fail the
+check), and only then change the environment in one transaction — stash what goes, install
+what comes, commit or roll back (policy 8, EC56). A run whose every requirement is already
+installed from an allowed archive stops before any of this (see :mod:`fastpath`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pip_hashsync.cache import ArchiveCache
+from pip_hashsync.errors import ExitCode, InputError, Problem
+from pip_hashsync.fetch import Archive, FetchRequest, fetch
+from pip_hashsync.http import HttpClient
+from pip_hashsync.install import WheelToInstall, compile_bytecode
+from pip_hashsync.installed import Provenance
+from pip_hashsync.plan import Action
+from pip_hashsync.request import SyncRequest
+from pip_hashsync.sync import SyncPlan, http_settings, plan_sync
+from pip_hashsync.target import Target, create_venv, default_cache_dir, find_target
+from pip_hashsync.transaction import Transaction, locked, recover
+from pip_hashsync.uninstall import plan_removal
+from pip_hashsync.urls import redact
+
+#: Called with (filename, bytes so far, total or None) while archives download.
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How to carry the plan out."""
+
+    check: bool = False
+    offline: bool = False
+    no_cache: bool = False
+    compile: bool = False
+    break_system_packages: bool = False
+    workers: int = 8
+
+
+@dataclass
+class Outcome:
+    """What a run did (or, for ``--check``, would do), for the summary and the exit code."""
+
+    plan: SyncPlan
+    done: list[Action] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    drift: bool = False
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.plan.problems:
+            return self.plan.exit_code
+        return ExitCode.DRIFT if self.drift else ExitCode.OK
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for action in self.plan.actions:
+            counts[action.action] = counts.get(action.action, 0) + 1
+        words = [("install", "installed"), ("replace", "replaced"), ("reinstall", "reinstalled"),
+                 ("remove", "removed"), ("keep", "kept")]  # fmt: skip
+        parts = [f"{past} {counts[verb]}" for verb, past in words if counts.get(verb)]
+        if self.drift:
+            parts = [f"would have {p}" for p in parts if not p.startswith("kept")]
+        return f"{', '.join(parts) or 'nothing to do'} in {self.seconds:.2f} s"
+
+
+def prepare_target(request: SyncRequest, cache_dir: Path, options: ApplyOptions) -> Target:
+    """The target, creating a ``--venv`` that does not exist yet (not for ``--check``), and
+    refusing an externally managed one unless told (PEP 668, EC83)."""
+    venv = Path(request.venv) if request.venv else None
+    if venv is not None and not request.python and not venv.exists() and not options.check:
+        create_venv(venv)
+    target = find_target(request.python, request.venv, cache_dir)
+    if target.externally_managed and not options.break_system_packages:
+        raise InputError(f"{target.externally_managed}\n(target: {target.executable})")
+    return target
+
+
+def run(
+    request: SyncRequest,
+    options: ApplyOptions,
+    *,
+    progress: Progress | None = None,
+    say: Callable[[str], None] = lambda line: None,
+) -> Outcome:
+    """Plan and carry out a sync (or an install) of ``request``."""
+    started = time.monotonic()
+    cache_dir = _cache_dir(request)
+    target = prepare_target(request, cache_dir, options)
+    cache = ArchiveCache(None if options.no_cache else cache_dir)
+    try:
+        with locked(target, wait_message=say):
+            interrupted = recover(target)
+            if interrupted:
+                say(interrupted)
+            plan = plan_sync(request, target=target, cache=cache, offline=options.offline)
+            outcome = Outcome(plan)
+            changes = [a for a in plan.actions if a.changes]
+            if plan.problems or not changes:
+                return _finish(outcome, started)
+            if options.check:
+                outcome.drift = True
+                return _finish(outcome, started)
+            _refuse_builds(plan, changes)
+            if plan.problems:
+                return _finish(outcome, started)
+            archives = _fetch(plan, changes, cache, options, progress, outcome)
+            _transact(target, plan, changes, archives, options, outcome)
+            outcome.done = changes
+    finally:
+        cache.close()
+    return _finish(outcome, started)
+
+
+def _cache_dir(request: SyncRequest) -> Path:
+    given = request.pip_options.get("cache-dir")
+    return Path(str(given)) if given else default_cache_dir()
+
+
+def _finish(outcome: Outcome, started: float) -> Outcome:
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _refuse_builds(plan: SyncPlan, changes: list[Action]) -> None:
+    """Building an sdist is not supported yet: say so before anything is downloaded."""
+    for action in changes:
+        file = action.file
+        if file is not None and not file.is_wheel:
+            plan.problems.append(
+                Problem(
+                    "build",
+                    f"{action.name} {action.version}: the only allowed file is the sdist "
+                    f"{file.filename}, and pip-hashsync does not build sdists yet; allow a "
+                    "wheel of this version (add its --hash)",
+                    name=action.key,
+                )
+            )
+
+
+def _fetch(
+    plan: SyncPlan,
+    changes: list[Action],
+    cache: ArchiveCache,
+    options: ApplyOptions,
+    progress: Progress | None,
+    outcome: Outcome,
+) -> dict[str, Archive]:
+    assert plan.settings is not None
+    requests = [FetchRequest(a.key, a.files, plan.allowed.get(a.key)) for a in changes if a.files]
+    client = HttpClient(http_settings(plan.settings))
+    try:
+        archives, notices = fetch(
+            requests, client, cache, offline=options.offline, workers=options.workers,
+            progress=progress,
+        )  # fmt: skip
+    finally:
+        client.close()
+    outcome.notices.extend(notices)
+    return archives
+
+
+def _transact(
+    target: Target,
+    plan: SyncPlan,
+    changes: list[Action],
+    archives: dict[str, Archive],
+    options: ApplyOptions,
+    outcome: Outcome,
+) -> None:
+    """Stash what goes, install what comes (wheels in parallel), commit; then compile."""
+    removals = [
+        plan_removal(target, plan.installed[a.key])
+        for a in changes
+        if a.action in ("remove", "replace", "reinstall") and a.key in plan.installed
+    ]
+    for removal in removals:
+        outcome.notices.extend(
+            f"{removal.dist.name}: RECORD names {row}, outside the environment; left alone"
+            for row in removal.skipped
+        )
+    wheels = [_wheel(archives[a.key], plan) for a in changes if a.key in archives]
+    with Transaction(target) as transaction:
+        for removal in removals:
+            transaction.remove(removal)
+        with ThreadPoolExecutor(max_workers=max(1, min(options.workers, len(wheels)))) as pool:
+            list(pool.map(transaction.install, wheels))
+        sources = transaction.written_python_files()
+    if options.compile:
+        warning = compile_bytecode(target, sources)
+        if warning:
+            outcome.notices.append(warning)
+
+
+def _wheel(archive: Archive, plan: SyncPlan) -> WheelToInstall:
+    url = plan.direct_urls.get(archive.key)
+    direct_url = (
+        {"url": redact(url.split("#", 1)[0]), "archive_info": {"hashes": dict(archive.digests)}}
+        if url
+        else None
+    )
+    return WheelToInstall(
+        path=archive.path,
+        requested=True,
+        provenance=Provenance(archive.filename, archive.digests["sha256"], archive.url),
+        direct_url=direct_url,
+    )

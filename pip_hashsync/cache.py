@@ -1,0 +1,137 @@
+"""The content-addressed archive cache: archives stored under their sha256 (design policy 7).
+
+Layout, under the per-user cache folder (:func:`pip_hashsync.target.default_cache_dir`)::
+
+    archives/<sha256[:2]>/<sha256>/<filename>     the archive, exactly as downloaded
+    archives/<sha256[:2]>/<sha256>/origin.json    {"filename", "url" (redacted), "origin"}
+    tmp/                                          downloads in progress, one private file each
+
+A name is only as good as the bytes behind it, so every hit is hashed again before it is
+returned and an entry whose bytes changed is deleted (EC51). Only verified downloads are put
+here, and always by renaming a complete file into place (EC53), so a reader never sees half an
+archive. Installers must copy out of the cache, never hardlink or symlink: an edit in
+site-packages would otherwise change the cached archive for every later environment (EC52).
+
+>>> cache = ArchiveCache(default_cache_dir())
+>>> hit = cache.get(sha256)  # None, or an archive whose ``digests`` were computed just now
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import string
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from pip_hashsync.hashes import STRONG_ALGORITHMS, file_digests
+from pip_hashsync.urls import redact
+
+_ORIGIN = "origin.json"
+_HEX = frozenset(string.hexdigits.lower())
+
+
+@dataclass(frozen=True)
+class CachedArchive:
+    """An archive in the cache; ``digests`` (sha256, sha384, sha512) come from the read that
+    found it, not from what was recorded when it was stored."""
+
+    path: Path
+    filename: str
+    url: str | None
+    origin: str | None
+    digests: Mapping[str, str]
+
+
+class ArchiveCache:
+    """Archives by sha256 under ``root``; safe to share between threads and processes.
+
+    ``root=None`` (``--no-cache``) keeps archives in a private temporary folder that
+    :meth:`close` removes, so the fetcher works the same way with and without a cache.
+    """
+
+    def __init__(self, root: Path | None) -> None:
+        self._temporary = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="pip-hashsync-")) if root is None else root
+        self._archives = self.root / "archives"
+        self._tmp = self.root / "tmp"
+
+    def get(self, sha256: str) -> CachedArchive | None:
+        """The archive whose sha256 is ``sha256``, re-hashed now; None when there is none or
+        its bytes no longer match (the entry is then deleted)."""
+        if len(sha256) != 64 or not set(sha256) <= _HEX:
+            return None  # an index's advertised value is not trusted to be a path part
+        entry = self._entry(sha256)
+        try:
+            record = json.loads((entry / _ORIGIN).read_text(encoding="utf-8"))
+            filename = record["filename"]
+            path = entry / _checked_filename(filename)
+            digests = file_digests(str(path), STRONG_ALGORITHMS)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing, half written by a killed run, or not ours: a miss
+        if digests["sha256"] != sha256:
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
+        return CachedArchive(path, filename, record.get("url"), record.get("origin"), digests)
+
+    def new_temp(self) -> tuple[BinaryIO, Path]:
+        """A new private file for a download in progress, on the cache's filesystem so that
+        :meth:`put` can rename it; never reused (EC74). The caller deletes it on failure."""
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._tmp, suffix=".part")
+        return os.fdopen(fd, "wb"), Path(name)
+
+    def put(
+        self,
+        temp: Path,
+        filename: str,
+        digests: Mapping[str, str],
+        url: str | None,
+        origin: str | None,
+    ) -> CachedArchive:
+        """Move the verified download ``temp`` into place under ``digests["sha256"]``.
+
+        ``digests`` must be the digests of ``temp``'s bytes: the caller hashed them while
+        downloading. Concurrent puts of one sha256 are harmless: the bytes are the same.
+        """
+        entry = self._entry(digests["sha256"])
+        entry.mkdir(parents=True, exist_ok=True)
+        path = entry / _checked_filename(filename)
+        _replace(temp, path)
+        record = {"filename": filename, "url": url and redact(url), "origin": origin}
+        record_file, record_temp = self.new_temp()
+        with record_file:
+            record_file.write(json.dumps(record, indent=1).encode())
+        _replace(record_temp, entry / _ORIGIN)
+        return CachedArchive(path, filename, record["url"], origin, dict(digests))
+
+    def close(self) -> None:
+        """Remove the temporary folder of a ``root=None`` cache; a real cache stays."""
+        if self._temporary:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _entry(self, sha256: str) -> Path:
+        return self._archives / sha256[:2] / sha256
+
+
+def _checked_filename(filename: str) -> str:
+    """``filename`` if it names a file inside an entry folder, else ValueError: a name read
+    from an index or from disk must not lead out of the cache."""
+    if filename in ("", ".", "..", _ORIGIN) or "/" in filename or "\\" in filename:
+        raise ValueError(f"not a usable archive file name: {filename!r}")
+    return filename
+
+
+def _replace(source: Path, destination: Path) -> None:
+    """Rename atomically. Windows refuses to replace a file another thread has open; the one
+    already there holds the same bytes, so it is kept."""
+    try:
+        os.replace(source, destination)
+    except PermissionError:
+        if not destination.exists():
+            raise
+        source.unlink()

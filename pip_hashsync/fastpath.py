@@ -1,0 +1,131 @@
+"""The already-synced check: decide, without network, resolver or heavy imports, whether a
+sync would change nothing (EC64, design "Speed is designed in").
+
+It reads only the requirements files, the cached facts of the target, the ``.dist-info``
+names, their provenance records and the ``Requires-Dist`` of the installed distributions.
+It answers "synced" only when every applying line is installed at its pinned version from
+an archive whose recorded hash is allowed now, every dependency of those is listed, and
+nothing else that is not protected is installed. Any doubt sends the run down the full path,
+which explains itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
+from packaging.utils import canonicalize_name
+
+from pip_hashsync import hashmode
+from pip_hashsync.errors import HashsyncError
+from pip_hashsync.hashes import AllowedHashes
+from pip_hashsync.installed import InstalledDist, protected_closure, scan
+from pip_hashsync.reqfile import Kind, Requirement, RequirementSet, RequirementsReader
+from pip_hashsync.request import SyncRequest
+from pip_hashsync.target import Target, find_target, protected_names
+
+
+def already_synced(
+    lines: RequirementSet,
+    mode: hashmode.HashMode,
+    target: Target,
+    installed: Mapping[str, InstalledDist],
+    protected: Iterable[str],
+    *,
+    trust_installed: bool = False,
+) -> bool:
+    """True when a sync of ``lines`` into ``target`` would change nothing."""
+    if lines.problems or (lines.options.require_hashes and not mode.enabled):
+        return False
+    env = target.marker_env("")
+    wanted = [r for r in lines.requirements if r.marker is None or r.marker.evaluate(env)]
+    if not wanted:
+        return False
+    allowed = hashmode.allowed_hashes(lines, lambda r: r.marker is None or r.marker.evaluate(env))
+    for line in wanted:
+        dist = installed.get(line.key or "")
+        if dist is None or not _satisfies(line, dist, allowed, mode, trust_installed):
+            return False
+    listed = {r.key for r in wanted}
+    if not _closed(wanted, installed, listed, target):
+        return False
+    keep = listed | protected_closure(protected, installed)
+    return all(key in keep for key in installed)
+
+
+def _satisfies(
+    line: Requirement,
+    dist: InstalledDist,
+    allowed: Mapping[str, AllowedHashes],
+    mode: hashmode.HashMode,
+    trust_installed: bool,
+) -> bool:
+    if line.kind is not Kind.INDEX or line.editable or line.pinned_version is None:
+        return False  # URLs, paths and ranges are judged by the full path
+    if line.specifier and not line.specifier.contains(dist.version, prereleases=True):
+        return False
+    hashes = allowed.get(line.key or "")
+    if trust_installed or not (mode.enabled or hashes):
+        return True
+    provenance = dist.provenance()
+    return bool(provenance and hashes and hashes.allows({"sha256": provenance.sha256}))
+
+
+def _dependencies(
+    dist: InstalledDist, extras: Iterable[str], target: Target
+) -> Iterable[str] | None:
+    """Canonical names ``dist`` needs on the target (with ``extras``); None if unreadable."""
+    names = []
+    envs = [target.marker_env(e) for e in ("", *extras)]
+    for text in dist.requires():
+        try:
+            requirement = PackagingRequirement(text)
+        except InvalidRequirement:
+            return None
+        if requirement.marker is None or any(requirement.marker.evaluate(e) for e in envs):
+            names.append(canonicalize_name(requirement.name))
+    return names
+
+
+def _closed(
+    wanted: Iterable[Requirement],
+    installed: Mapping[str, InstalledDist],
+    listed: set[str | None],
+    target: Target,
+) -> bool:
+    """Every dependency of every wanted line is itself a line (the file is the closure)."""
+    for line in wanted:
+        names = _dependencies(installed[line.key or ""], line.extras, target)
+        if names is None or any(name not in listed for name in names):
+            return False
+    return True
+
+
+def synced_count(request: SyncRequest, cache_dir: Path) -> int | None:
+    """The number of distributions already matching ``request``, or None when the full path
+    must run (something to change, something to report, or a doubt)."""
+    venv = Path(request.venv) if request.venv else None
+    if venv is not None and not venv.exists():
+        return None
+    lines = RequirementsReader().read(request.files, request.constraints)
+    options = request.pip_options
+    mode, problems = hashmode.decide_mode(
+        lines,
+        require_hashes=bool(options.get("require-hashes")),
+        no_require_hashes=bool(options.get("no-require-hashes")),
+    )
+    if problems or lines.problems or lines.warnings:
+        return None
+    try:
+        target = find_target(request.python, request.venv, cache_dir)
+    except HashsyncError:
+        return None
+    installed = scan(target.site_dirs())
+    protected = protected_names(target, request.keep)
+    if already_synced(
+        lines, mode, target, installed, protected, trust_installed=request.trust_installed
+    ):
+        return len(installed)
+    return None

@@ -1,0 +1,181 @@
+"""Install one verified wheel into the target with ``installer``, and compile bytecode there.
+
+``installer`` unpacks, writes scripts and RECORD, and refuses paths that escape a scheme
+directory; it writes no INSTALLER, REQUESTED or ``direct_url.json`` and keeps no record of
+what it wrote (libraries §1.3). So the destination here announces every path *before* the
+file is created (the transaction journals it, so a killed run can be undone) and the
+installation metadata is passed in as additional ``.dist-info`` files, which puts them in
+RECORD. Files are copied out of the archive, never linked to the cache (EC52).
+
+Everything interpreter-specific comes from the :class:`Target`, not from the running
+Python: shebangs and launchers name the target's python, and bytecode is compiled by the
+target itself (EC84).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.exceptions import InstallerError
+from installer.sources import WheelFile
+
+from pip_hashsync.errors import ExitCode, HashsyncError
+from pip_hashsync.installed import PROVENANCE_FILE, Provenance
+from pip_hashsync.target import Target
+
+if TYPE_CHECKING:
+    from installer.records import RecordEntry
+    from installer.scripts import LauncherKind
+    from installer.utils import Scheme
+
+INSTALLER_NAME = b"pip-hashsync\n"
+
+# sysconfig.get_platform() of a Windows target -> the launcher installer embeds for it.
+_WINDOWS_LAUNCHERS: dict[str, LauncherKind] = {
+    "win-amd64": "win-amd64",
+    "win32": "win-ia32",
+    "win-arm64": "win-arm64",
+    "win-arm32": "win-arm",
+}
+
+# Below this many files one compiler process is quicker than starting a pool of them.
+_PARALLEL_COMPILE_FROM = 200
+
+
+class InstallError(HashsyncError):
+    """A wheel could not be installed (exit 5; the transaction rolls back)."""
+
+    exit_code = ExitCode.ENVIRONMENT
+
+
+@dataclass(frozen=True)
+class WheelToInstall:
+    """A verified archive and the installation metadata to write with it."""
+
+    path: Path
+    #: The user asked for it (not only a dependency): write REQUESTED.
+    requested: bool
+    #: Written as :data:`PROVENANCE_FILE` in the ``.dist-info`` and listed in RECORD.
+    provenance: Provenance
+    #: PEP 610 record for a URL or path requirement (``archive_info.hashes``), else None.
+    direct_url: Mapping[str, Any] | None = None
+
+
+def install_wheel(
+    target: Target, wheel: WheelToInstall, *, before_write: Callable[[Path], None]
+) -> list[Path]:
+    """Install ``wheel`` into ``target``; return every path written, RECORD included.
+
+    ``before_write(path)`` is called with each absolute destination before the file is
+    created. Existing files are overwritten: a replaced version's files were stashed first,
+    and a stale leftover must not block the install. The archive's sha256 is pinned, so the
+    wheel's RECORD is checked for names only.
+    """
+    try:
+        with WheelFile.open(wheel.path) as source:
+            source.validate_record(validate_contents=False)
+            destination = _JournaledDestination(
+                before_write,
+                scheme_dict=_scheme_dict(target, source.distribution),
+                interpreter=target.executable,
+                script_kind=_script_kind(target),
+                overwrite_existing=True,
+            )
+            install(source, destination, _metadata_files(wheel))
+    except (InstallerError, OSError, ValueError, KeyError) as exc:
+        raise InstallError(f"Cannot install {wheel.path.name} into {target.prefix}: {exc}") from exc
+    return destination.written
+
+
+def compile_bytecode(target: Target, paths: Iterable[Path]) -> str | None:
+    """Compile the ``.py`` files among ``paths`` that lie in purelib or platlib, by running
+    ``<target python> -m compileall`` (the running interpreter would write ``.pyc`` files of
+    the wrong version). Return a warning when compilation failed, else None.
+
+    A warning, not an error: the files are installed and work without bytecode, and a module
+    that does not compile on this Python (pip too only logs this) must not undo a sync.
+    """
+    roots = tuple(os.path.join(target.paths[key], "") for key in ("purelib", "platlib"))
+    sources = [str(p) for p in paths if p.suffix == ".py" and str(p).startswith(roots)]
+    if not sources:
+        return None
+    command = [target.executable, "-I", "-m", "compileall", "-q", "-i", "-"]
+    if len(sources) >= _PARALLEL_COMPILE_FROM:
+        command.insert(-2, "-j0")
+    try:
+        result = subprocess.run(
+            command,
+            input="\n".join(sources) + "\n",
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+    except OSError as exc:
+        return f"Bytecode was not compiled: cannot run {target.executable}: {exc}"
+    if result.returncode == 0:
+        return None
+    output = (result.stdout + result.stderr).strip()
+    return f"Some files were not compiled to bytecode by {target.executable}:\n{output}"
+
+
+class _JournaledDestination(SchemeDictionaryDestination):
+    """installer's destination, announcing each path before writing it and keeping a list."""
+
+    def __init__(self, before_write: Callable[[Path], None], **fields: Any) -> None:
+        super().__init__(**fields)
+        self.before_write = before_write
+        self.written: list[Path] = []
+
+    def write_to_fs(
+        self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
+    ) -> RecordEntry:
+        # installer checks containment too, but only after we would have announced the path:
+        # a journaled path outside the target would be deleted by a rollback.
+        root = os.path.abspath(self.scheme_dict[scheme])
+        file = os.path.abspath(os.path.join(root, path))
+        if not file.startswith(os.path.join(root, "")):
+            raise ValueError(f"the wheel would write {path} outside of {root}")
+        self.before_write(Path(file))
+        self.written.append(Path(file))
+        return super().write_to_fs(scheme, path, stream, is_executable)
+
+
+def _scheme_dict(target: Target, distribution: str) -> dict[str, str]:
+    """The target's scheme; headers go to a folder named for the distribution (pip's rule,
+    standards §3.4)."""
+    scheme = {key: target.paths[key] for key in ("purelib", "platlib", "scripts", "data")}
+    scheme["headers"] = os.path.join(target.paths["headers"], distribution)
+    return scheme
+
+
+def _script_kind(target: Target) -> LauncherKind:
+    """The launcher for the target's platform (installer's own helper asks the running one)."""
+    if target.os_name != "nt":
+        return "posix"
+    try:
+        return _WINDOWS_LAUNCHERS[target.platform]
+    except KeyError:
+        raise InstallError(
+            f"No script launcher is known for the Windows platform {target.platform}."
+        ) from None
+
+
+def _metadata_files(wheel: WheelToInstall) -> dict[str, bytes]:
+    """INSTALLER, REQUESTED, provenance and ``direct_url.json``, as ``.dist-info`` files."""
+    provenance = json.dumps(dataclasses.asdict(wheel.provenance), sort_keys=True)
+    files = {"INSTALLER": INSTALLER_NAME, PROVENANCE_FILE: provenance.encode() + b"\n"}
+    if wheel.requested:
+        files["REQUESTED"] = b""
+    if wheel.direct_url is not None:
+        files["direct_url.json"] = json.dumps(wheel.direct_url, sort_keys=True).encode()
+    return files
