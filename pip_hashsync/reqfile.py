@@ -26,7 +26,6 @@ import re
 import shlex
 import sys
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any

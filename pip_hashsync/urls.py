@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-import urllib.request
 
 
 def path_to_url(path: str) -> str:
     """A ``file:`` URL for a path, made absolute the way pip makes it."""
+    import urllib.request  # costs an HTTP stack; only paths need it
+
     absolute = os.path.normpath(os.path.abspath(path))
     return urllib.parse.urljoin("file:", urllib.request.pathname2url(absolute))
 
 
 def url_to_path(url: str) -> str:
     """The local path of a ``file:`` URL."""
+    import urllib.request  # costs an HTTP stack; only paths need it
+
     parts = urllib.parse.urlsplit(url)
     return urllib.request.url2pathname(parts.path)
 

@@ -62,3 +62,18 @@ def test_chosen_files_equal_pips_for_a_real_lock(
     }
     assert len(ours) > 25
     assert ours == pips
+
+
+def test_sync_a_real_lock_into_a_new_venv(venv_311: Path, tmp_path: Path) -> None:
+    """The lock installs from the default index; the result passes ``pip check`` and every
+    top-level package imports; a second sync is a no-op."""
+    args = ["sync", str(LOCK), "--venv", str(venv_311), "-i", PYPI, "--cache-dir", str(tmp_path)]
+    assert main(args) == 0
+    python = str(venv_311 / "bin" / "python")
+    check = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", python, "check"], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    modules = ["requests", "rich", "pydantic", "cryptography", "yaml", "jinja2", "httpx", "attrs"]
+    subprocess.run([python, "-c", f"import {', '.join(modules)}"], check=True)
+    assert main(args) == 0
