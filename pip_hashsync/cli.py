@@ -122,6 +122,36 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_hash_mode_options(install)
     _add_pip_options(install)
     install.set_defaults(run=_run_install, keep=[], trust_installed=False, allow_empty=False)
+
+    hashes = commands.add_parser(
+        "hashes",
+        help="write the hashes of every file of each pinned version, for every platform",
+        description="Replace the --hash options of every pinned line with the hashes of every "
+        "file of that version on the configured indexes (all platforms unless filtered), "
+        "keeping the file's layout and comments. NAME==VERSION arguments add or update lines.",
+    )
+    hashes.add_argument("targets", nargs="*", metavar="FILE|NAME==VERSION")
+    hashes.add_argument(
+        "--algorithm", choices=("sha256", "sha384", "sha512"), default="sha256",
+        help="hash algorithm (default sha256); others are computed by download if not advertised",
+    )  # fmt: skip
+    hashes.add_argument(
+        "--check", action="store_true",
+        help="exit 1 if any pinned line lacks a hash or lists a stale one",
+    )  # fmt: skip
+    hashes.add_argument("--dry-run", action="store_true", help="print a diff, change nothing")
+    hashes.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE")
+    hashes.add_argument(
+        "--include-constraints", action="store_true", help="also hash pinned lines of -c files"
+    )
+    filters = hashes.add_argument_group("filters (default: every file of the version)")
+    filters.add_argument("--python-version", action="append", default=[], metavar="X.Y")
+    filters.add_argument("--platform", action="append", default=[], metavar="TAG")
+    filters.add_argument("--implementation", metavar="cp|pp|py")
+    filters.add_argument("--abi", metavar="ABI")
+    filters.add_argument("--no-sdist", action="store_true", help="leave the sdist out")
+    _add_pip_options(hashes)
+    hashes.set_defaults(run=_run_hashes)
     return parser
 
 
@@ -348,6 +378,66 @@ class _Progress:
         if self._files:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+
+
+def _run_hashes(args: argparse.Namespace) -> int:
+    from pip_hashsync.hashgen import TagFilter, compute
+
+    files = [t for t in args.targets if "==" not in t or Path(t).exists()]
+    pins = [t for t in args.targets if t not in files]
+    if not files and not pins:
+        print("ERROR: give a requirements file or NAME==VERSION", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    if args.output and len(files) != 1:
+        print("ERROR: -o/--output needs exactly one requirements file", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    started = time.monotonic()
+    result = compute(
+        files,
+        pins,
+        pip_options=_pip_options(args),
+        algorithm=args.algorithm,
+        tag_filter=TagFilter(
+            tuple(args.python_version), tuple(args.platform), args.implementation, args.abi,
+            args.no_sdist,
+        ),
+        include_constraints=args.include_constraints,
+        only_first_file=bool(args.output),
+    )  # fmt: skip
+    for warning in result.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    if result.problems:
+        print(render_problems(result.problems), file=sys.stderr)
+        return result.exit_code
+    if args.check:
+        for line in result.drift:
+            print(line)
+        print("hashes are complete" if not result.drift else f"{len(result.drift)} line(s) differ")
+        return result.exit_code
+    if args.dry_run:
+        print(result.diff(), end="")
+        return ExitCode.OK
+    changed = _write_hashes(result.texts, files[0] if args.output else None, args.output)
+    seconds = time.monotonic() - started
+    print(f"{', '.join(changed) or 'nothing changed'} in {seconds:.2f} s")
+    return ExitCode.OK
+
+
+def _write_hashes(
+    texts: dict[str, tuple[str, str]], source: str | None, output: str | None
+) -> list[str]:
+    """Write changed texts atomically; with ``output``, the source file's text goes there."""
+    from pip_hashsync.hashgen import write_atomically
+
+    written = []
+    for path, (old, new) in texts.items():
+        if output and path == source:
+            write_atomically(Path(output), new)
+            written.append(f"wrote {output}")
+        elif not output and new != old:
+            write_atomically(Path(path), new)
+            written.append(f"updated {path}")
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:

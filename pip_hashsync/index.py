@@ -16,15 +16,13 @@ import threading
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from packaging.tags import Tag
 from packaging.utils import (
-    InvalidSdistFilename,
     InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
@@ -92,29 +90,34 @@ class FileLink:
 
 
 def parse_filename(
-    filename: str,
+    filename: str, project: str | None = None
 ) -> tuple[str, Version, frozenset[Tag], tuple[int, str] | tuple[()]]:
     """Name, version, tags and build tag of an archive name; sdists of every format pip
-    accepts are parsed leniently (EC73). Raises ``ValueError`` for anything else."""
+    accepts are parsed leniently (EC73). With ``project`` (a canonical name), an sdist name is
+    split where the project name ends, as pip does (``cffi-1.0.2-2.tar.gz`` is not project
+    ``cffi-1-0-2``), and a file of another project is refused. Raises ``ValueError``."""
     if filename.endswith(".whl"):
         try:
             name, version, build, tags = parse_wheel_filename(filename)
         except InvalidWheelFilename as exc:
             raise ValueError(str(exc)) from None
+        if project is not None and name != project:
+            raise ValueError(f"{filename} is not a file of {project}")
         return name, version, tags, build
-    lowered = filename.lower()
-    extension = next((e for e in _SDIST_EXTENSIONS if lowered.endswith(e)), None)
+    extension = next((e for e in _SDIST_EXTENSIONS if filename.lower().endswith(e)), None)
     if extension is None:
         raise ValueError(f"not an archive: {filename}")
-    if extension in (".tar.gz", ".zip"):
-        try:
-            name, version = parse_sdist_filename(filename)
-        except InvalidSdistFilename as exc:
-            raise ValueError(str(exc)) from None
-        return name, version, frozenset(), ()
-    project, _, version_text = filename[: -len(extension)].rpartition("-")
+    stem = filename[: -len(extension)]
+    cuts = [i for i, char in enumerate(stem) if char == "-"]
+    if project is not None:
+        cuts = [i for i in cuts if canonicalize_name(stem[:i]) == project]
+        if not cuts:
+            raise ValueError(f"{filename} is not a file of {project}")
+    if not cuts:
+        raise ValueError(f"no version in {filename}")
+    cut = cuts[-1] if project is None else cuts[0]
     try:
-        return canonicalize_name(project), Version(version_text), frozenset(), ()
+        return canonicalize_name(stem[:cut]), Version(stem[cut + 1 :]), frozenset(), ()
     except InvalidVersion as exc:
         raise ValueError(str(exc)) from None
 
@@ -173,8 +176,11 @@ class _AnchorParser(html.parser.HTMLParser):
             self.anchors.append(dict(attrs))
 
 
-def parse_page(content: bytes, content_type: str, page_url: str, origin: str) -> list[FileLink]:
-    """Every file of a project page (or find-links page), in either standard form."""
+def parse_page(
+    content: bytes, content_type: str, page_url: str, origin: str, project: str | None = None
+) -> list[FileLink]:
+    """Every file of a project page (or, without ``project``, a find-links page), in either
+    standard form."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/vnd.pypi.simple.v1+json":
         entries = [
@@ -214,9 +220,9 @@ def parse_page(content: bytes, content_type: str, page_url: str, origin: str) ->
     links = []
     for url, filename, hashes, requires_python, yanked, metadata in entries:
         try:
-            name, version, tags, build = parse_filename(filename)
+            name, version, tags, build = parse_filename(filename, project)
         except ValueError:
-            continue  # not an archive, or a version that is not PEP 440 (EC80)
+            continue  # not an archive of this project, or not a PEP 440 version (EC80)
         links.append(
             FileLink(
                 filename=filename,
@@ -297,15 +303,15 @@ class Index:
             links = self._fetch_project(key)
             with self._lock:
                 self._pages.setdefault(key, links)
-        return [*self._pages[key], *(f for f in self._find_links() if f.name == key)]
+        return [*self._pages[key], *_of_project(self._find_links(), key)]
 
     def _fetch_project(self, key: str) -> list[FileLink]:
         links: list[FileLink] = []
         for index_url in self.index_urls:
-            links.extend(self._read_page(project_url(index_url, key), redact(index_url)))
+            links.extend(self._read_page(project_url(index_url, key), redact(index_url), key))
         return links
 
-    def _read_page(self, url: str, origin: str) -> list[FileLink]:
+    def _read_page(self, url: str, origin: str, project: str | None = None) -> list[FileLink]:
         if url.startswith("file:") and os.path.isdir(url_to_path(url)):
             index_html = os.path.join(url_to_path(url), "index.html")
             if not os.path.isfile(index_html):
@@ -318,7 +324,7 @@ class Index:
                 return []
             raise
         content_type = response.headers.get("Content-Type", "text/html")
-        return parse_page(response.content, content_type, response.url or url, origin)
+        return parse_page(response.content, content_type, response.url or url, origin, project)
 
     def _find_links(self) -> list[FileLink]:
         if self._flat is None:
@@ -331,3 +337,20 @@ class Index:
                     flat.extend(self._read_page(location, redact(location)))
             self._flat = flat
         return self._flat
+
+
+def _of_project(links: Iterable[FileLink], key: str) -> list[FileLink]:
+    """The find-links files of project ``key``; an sdist name is split again knowing the
+    project, since ``a-b-1.0.tar.gz`` alone cannot say where the name ends."""
+    kept = []
+    for link in links:
+        if link.is_wheel:
+            if link.name == key:
+                kept.append(link)
+            continue
+        try:
+            name, version, _, _ = parse_filename(link.filename, key)
+        except ValueError:
+            continue
+        kept.append(replace(link, name=name, version=version))
+    return kept
