@@ -32,7 +32,7 @@ from pip_hashsync.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.metadata import IntegrityError, MetadataFetcher
 from pip_hashsync.plan import Action, PlanRules, make_plan
 from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
-from pip_hashsync.reqfile import Requirement, RequirementsReader
+from pip_hashsync.reqfile import Requirement, RequirementSet, RequirementsReader
 from pip_hashsync.request import SyncRequest
 from pip_hashsync.target import Target, default_cache_dir, find_target, protected_names
 from pip_hashsync.urls import path_to_url, redact
@@ -106,6 +106,23 @@ def http_settings(settings: Settings) -> HttpSettings:
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """The facts one planning run works from, once the files are read and settled."""
+
+    request: SyncRequest
+    lines: RequirementSet
+    wanted: tuple[Requirement, ...]
+    mode: hashmode.HashMode
+    settings: Settings
+    target: Target
+    allowed: Mapping[str, AllowedHashes]
+
+    def applies(self, line: Requirement) -> bool:
+        """Whether a line's marker is true for the target (EC21, EC22)."""
+        return line.marker is None or line.marker.evaluate(self.target.marker_env(""))
+
+
 def plan_sync(
     request: SyncRequest,
     *,
@@ -158,17 +175,12 @@ def plan_sync(
         plan.problems.append(Problem("empty", message))
         return plan
     allowed = hashmode.allowed_hashes(lines, applies)
+    run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed)
     plan.allowed = allowed
     plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
     client = HttpClient(http_settings(settings))
-    index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
-    files_of = _files_source(index, cache, allowed, offline) if mode.enabled else index.files
     try:
-        resolved = _resolve(
-            lines.constraints, wanted, applies, allowed, mode, settings, target, client, plan,
-            files_of, index, closed=mode.enabled or not request.additive,
-            no_deps=request.no_deps,
-        )  # fmt: skip
+        resolved = _resolve(run, plan, client, cache, offline)
     except IntegrityError as exc:
         # A problem, not an error: ``--format json`` still prints the plan with it.
         source = next((r.source for r in wanted if exc.project and r.key == exc.project), None)
@@ -231,40 +243,33 @@ def _policy(settings: Settings) -> Policy:
 
 
 def _resolve(
-    constraint_lines: Sequence[Requirement],
-    wanted: Sequence[Requirement],
-    applies: Applies,
-    allowed: Mapping[str, AllowedHashes],
-    mode: hashmode.HashMode,
-    settings: Settings,
-    target: Target,
-    client: HttpClient,
-    plan: SyncPlan,
-    files_of: Callable[[str], Sequence[FileLink]],
-    index: Index,
-    *,
-    closed: bool,
-    no_deps: bool,
+    run: _Run, plan: SyncPlan, client: HttpClient, cache: ArchiveCache | None, offline: bool
 ) -> dict[str, Candidate]:
     """One chosen candidate per project; problems and warnings go to ``plan``."""
+    settings, allowed, mode = run.settings, run.allowed, run.mode
+    index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
+    source = _FileSource(index, cache if mode.enabled else None, allowed, offline)
     metadata = MetadataFetcher(client, allowed, mode.enabled)
     provider = HashAwareProvider(
-        files_of=files_of,
+        files_of=source,
         metadata_of=metadata,
-        target=TargetFacts(Version(target.version), target.tag_ranks, target.marker_env),
+        target=TargetFacts(
+            Version(run.target.version), run.target.tag_ranks, run.target.marker_env
+        ),
         policy=_policy(settings),
         allowed=allowed,
-        constraints=_constraint_specifiers(constraint_lines, applies),
-        closed=closed,
-        listed=frozenset(r.key for r in wanted if r.key),
-        no_deps=no_deps,
+        constraints=_constraint_specifiers(run.lines.constraints, run.applies),
+        closed=mode.enabled or not run.request.additive,
+        listed=frozenset(r.key for r in run.wanted if r.key),
+        no_deps=run.request.no_deps,
     )
     roots = [
         Want(line.key or "", frozenset(line.extras), line.specifier, line.url, line)
-        for line in wanted
+        for line in run.wanted
     ]
-    index.prefetch({r.key for r in roots if not r.url and not files_of(r.key)})
-    plan.problems.extend(_unresolvable_roots(provider, files_of, roots, allowed))
+    if not offline:
+        index.prefetch({r.key for r in roots if not r.url and not source.cached(r.key)})
+    plan.problems.extend(_unresolvable_roots(provider, source, roots, allowed))
     if plan.problems:
         return {}
     try:
@@ -329,23 +334,29 @@ def _conflicts(causes: Iterable[RequirementInformation[Want, Candidate]]) -> lis
     return problems
 
 
-def _files_source(
-    index: Index, cache: ArchiveCache | None, allowed: Mapping[str, AllowedHashes], offline: bool
-) -> Callable[[str], Sequence[FileLink]]:
+@dataclass
+class _FileSource:
     """Files of a project: the allowed archives already in the cache when there are any (a
     warm sync reads no index page), else the index's — unless ``offline``."""
-    seen: dict[str, list[FileLink]] = {}
 
-    def files_of(key: str) -> Sequence[FileLink]:
-        if key not in seen:
-            seen[key] = _cached_links(cache, allowed.get(key)) if cache else []
-        if seen[key]:
-            return seen[key]
-        if offline:
+    index: Index
+    cache: ArchiveCache | None
+    allowed: Mapping[str, AllowedHashes]
+    offline: bool
+    _cached: dict[str, list[FileLink]] = field(default_factory=dict)
+
+    def cached(self, key: str) -> list[FileLink]:
+        if key not in self._cached:
+            hashes = self.allowed.get(key)
+            self._cached[key] = _cached_links(self.cache, hashes) if self.cache else []
+        return self._cached[key]
+
+    def __call__(self, key: str) -> Sequence[FileLink]:
+        if self.cached(key):
+            return self._cached[key]
+        if self.offline:
             raise NetworkError(f"{key} is not in the cache, and --offline forbids downloading")
-        return index.files(key)
-
-    return files_of
+        return self.index.files(key)
 
 
 def _cached_links(cache: ArchiveCache, allowed: AllowedHashes | None) -> list[FileLink]:

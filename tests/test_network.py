@@ -77,3 +77,15 @@ def test_sync_a_real_lock_into_a_new_venv(venv_311: Path, tmp_path: Path) -> Non
     modules = ["requests", "rich", "pydantic", "cryptography", "yaml", "jinja2", "httpx", "attrs"]
     subprocess.run([python, "-c", f"import {', '.join(modules)}"], check=True)
     assert main(args) == 0
+
+
+def test_hashes_equal_pip_compiles_for_real_pins(tmp_path: Path) -> None:
+    """``hashes`` on the pip-compile lock with its hashes removed writes the same hashes."""
+    text = LOCK.read_text()
+    bare = "\n".join(
+        line.removesuffix(" \\") for line in text.splitlines() if "--hash=" not in line
+    )
+    unhashed = tmp_path / "requirements.txt"
+    unhashed.write_text(bare + "\n")
+    assert main(["hashes", str(unhashed), "-i", PYPI]) == 0
+    assert unhashed.read_text() == text
