@@ -108,10 +108,19 @@ class HashesResult:
 
     def diff(self) -> str:
         return "".join(
-            "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), path, path))
+            _terminated(line)
             for path, (old, new) in self.texts.items()
             if old != new
+            for line in difflib.unified_diff(old.splitlines(True), new.splitlines(True), path, path)
         )
+
+
+def _terminated(line: str) -> str:
+    """A diff line as ``patch`` expects it: a last line without an ending is marked, not
+    glued to the next diff line."""
+    if line.endswith(("\n", "\r")):
+        return line
+    return f"{line}\n\\ No newline at end of file\n"
 
 
 def compute(
@@ -285,7 +294,14 @@ def _rewrite_all(
             by_file.setdefault(pin.line.source.path, []).append(pin)
     targets = dict.fromkeys([*files[:1], *by_file]) if additions else dict.fromkeys(by_file)
     for path in targets:
-        old = Path(path).read_text(encoding="utf-8")
+        try:
+            with open(path, encoding="utf-8", newline="") as file:  # keep CRLF as it is
+                old = file.read()
+        except (UnicodeDecodeError, OSError) as exc:
+            reason = "it is not UTF-8; convert it to UTF-8 first" if isinstance(
+                exc, UnicodeDecodeError) else str(exc)  # fmt: skip
+            result.problems.append(Problem("file", f"cannot rewrite {path}: {reason}"))
+            continue
         new_lines = old.splitlines(keepends=True)
         for pin in sorted(by_file.get(path, []), key=lambda p: -p.line.source.line):
             if not pin.files:
@@ -298,6 +314,7 @@ def _rewrite_all(
             new_lines = _rewrite_line(new_lines, pin, _final_hashes(pin, wanted, algorithm, result))
         if path == (files[0] if files else None):
             for pin in additions:
+                result.drift.append(f"{path}: {pin.line.key}=={pin.version} is not in it")
                 wanted = sorted({Digest(algorithm, digests[f.url]) for f in pin.files})
                 new_lines = _append(new_lines, pin, wanted)
         result.texts[path] = (old, "".join(new_lines))
@@ -307,13 +324,15 @@ def _final_hashes(
     pin: Pin, wanted: list[Digest], algorithm: str, result: HashesResult
 ) -> list[Digest]:
     """The hashes to write: the index's, plus those of the line no file has any more
-    (kept with a warning, EC81) when the pin did not change. Differences go to ``drift``."""
+    (kept with a warning, EC81) when the pin did not change. Differences go to ``drift``, a
+    changed pin too, so ``--check`` with ``NAME==VERSION`` fails when a run would write."""
+    where = f"{pin.line.source}: {pin.line.key}=={pin.version}"
     if pin.version != pin.line.pinned_version:
+        result.drift.append(f"{where} is pinned to {pin.line.pinned_version} in the file")
         return wanted  # a new pin: the old version's hashes go
     have = {d for d in pin.line.hashes if d.algorithm == algorithm}
     missing = [d for d in wanted if d not in have]
     stale = sorted(have - set(wanted))
-    where = f"{pin.line.source}: {pin.line.key}=={pin.version}"
     if missing:
         result.drift.append(f"{where} lacks {len(missing)} hash(es) of files the index serves")
     if stale:
@@ -340,7 +359,7 @@ def _rewrite_line(lines: list[str], pin: Pin, wanted: list[Digest]) -> list[str]
     first = pin.line.source.line - 1
     last = _span(lines, first)
     span = [line.rstrip("\r\n") for line in lines[first : last + 1]]
-    newline = lines[last][len(lines[last].rstrip("\r\n")) :] or os.linesep
+    ending = lines[last][len(lines[last].rstrip("\r\n")) :]
     comment = ""
     match = _COMMENT.search(span[-1])
     if match:
@@ -359,15 +378,28 @@ def _rewrite_line(lines: list[str], pin: Pin, wanted: list[Digest]) -> list[str]
         text = " \\\n".join(body) + comment
     else:
         text = " ".join([head, *(r.strip() for r in rest), *options]) + comment
-    return [*lines[:first], *(f"{part}{newline}" for part in text.split("\n")), *lines[last + 1 :]]
+    newline = ending or _newline(lines)
+    *inner, final = text.split("\n")
+    rewritten = [*(f"{part}{newline}" for part in inner), f"{final}{ending}"]
+    return [*lines[:first], *rewritten, *lines[last + 1 :]]
+
+
+def _newline(lines: Sequence[str]) -> str:
+    """The file's line ending (its first one), for the lines a rewrite adds."""
+    for line in lines:
+        ending = line[len(line.rstrip("\r\n")) :]
+        if ending:
+            return ending
+    return "\n"
 
 
 def _append(lines: list[str], pin: Pin, wanted: list[Digest]) -> list[str]:
-    if lines and not lines[-1].endswith("\n"):
-        lines = [*lines[:-1], lines[-1] + "\n"]
+    newline = _newline(lines)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines = [*lines[:-1], lines[-1] + newline]
     body = [f"{pin.line.name}=={pin.version}",
             *(f"    --hash={d}" for d in wanted)]  # fmt: skip
-    return [*lines, " \\\n".join(body) + "\n"]
+    return [*lines, f" \\{newline}".join(body) + newline]
 
 
 def write_atomically(path: Path, text: str) -> None:
