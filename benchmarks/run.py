@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import configparser
+import dataclasses
 import datetime
 import email.parser
 import email.utils
@@ -55,6 +56,7 @@ import time
 import urllib.parse
 import zipfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -67,6 +69,8 @@ SCENARIOS = ("cold", "warm", "noop", "changed", "hashes")
 # Issue 6: pip-hashsync median / uv median, and the same against pip (>= 5x faster).
 TARGETS_UV = {"cold": 0.8, "warm": 1.0, "noop": 1.5, "hashes": 1.0}
 TARGET_PIP = 0.2
+
+Json = dict[str, Any]
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 
@@ -109,7 +113,7 @@ def blocks(path: Path) -> list[tuple[str | None, list[str]]]:
 
 def write_changed_lock(dest: Path) -> tuple[str, str, str]:
     """lock.txt with the entry of changed.txt's project replaced; returns (name, old, new)."""
-    (name, lines), *_ = [b for b in blocks(CHANGED) if b[0]]
+    name, lines = next((n, b) for n, b in blocks(CHANGED) if n)
     old = read_pins(LOCK)[name]
     out = []
     for bname, blines in blocks(LOCK):
@@ -265,7 +269,7 @@ def wheel_key(filename: str) -> tuple[str, str]:
     return canonical(name), version
 
 
-def build_index(ws: Path, wheels: Path, pins: list[dict[str, str]]) -> dict[str, object]:
+def build_index(ws: Path, wheels: Path, pins: list[dict[str, str]]) -> Json:
     """A static PEP 503 tree: simple/<name>/index.html with #sha256= fragments and PEP 658/714
     metadata attributes, files/<wheel> (hard links) and files/<wheel>.metadata."""
     wanted = {(n, v) for p in pins for n, v in p.items()}
@@ -492,7 +496,7 @@ def serve(root: Path, port: int) -> None:
     httpd.serve_forever()
 
 
-def measure_server(port: int, root: Path) -> dict[str, object]:
+def measure_server(port: int, root: Path) -> Json:
     """Fetch every file of the index once: sequentially on one keep-alive connection, then on
     8 connections in parallel."""
     paths = ["/simple/"]
@@ -516,7 +520,7 @@ def measure_server(port: int, root: Path) -> dict[str, object]:
         return got
 
     fetch(paths)  # into the page cache
-    out: dict[str, object] = {"requests": len(paths)}
+    out: Json = {"requests": len(paths)}
     t = time.perf_counter()
     size = fetch(paths)
     out["sequential_s"] = time.perf_counter() - t
@@ -539,7 +543,9 @@ class Bench:
         self.bench_py = bin_path(bench_venv, "python")
         self.uv = bin_path(bench_venv, "uv")
         self.index = index_url
-        self.runs_dir = ws / "runs"
+        self.runs_dir = (args.runs_dir.expanduser().resolve() if args.runs_dir else ws) / (
+            "pip-hashsync-bench-runs" if args.runs_dir else "runs"
+        )
         self.lock = ws / "lock.txt"
         self.changed = ws / "lock-changed.txt"
         self.pins_file = ws / "lock-pins.txt"
@@ -652,7 +658,7 @@ class Bench:
     def execute(self, cmd: list[str], cache: Path) -> tuple[float, int, str]:
         logf = self.fresh("log")
         env = clean_env(XDG_CACHE_HOME=str(cache.parent / (cache.name + "-xdg")))
-        if hasattr(os, "sync"):
+        if hasattr(os, "sync") and not self.args.no_sync:
             os.sync()  # nobody pays for the write-back of the previous command
         with open(logf, "wb") as out:
             t = time.perf_counter()
@@ -680,9 +686,9 @@ class Bench:
         extra = sorted(f"{n}=={v}" for n, v in have.items() if want.get(n) != v)
         return f"target differs from {lock.name}: missing {missing}, unexpected {extra}"
 
-    def timed_sync(self, tool: str, lock: Path, venv: Path, cache: Path) -> dict[str, object]:
+    def timed_sync(self, tool: str, lock: Path, venv: Path, cache: Path) -> Json:
         dt, rc, logf = self.execute(self.sync_cmd(tool, lock, venv, cache), cache)
-        res: dict[str, object] = {"seconds": dt, "rc": rc, "log": logf}
+        res: Json = {"seconds": dt, "rc": rc, "log": logf}
         problem = f"exit {rc}" if rc else self.verify(venv, lock)
         if problem:
             res["error"] = problem
@@ -699,16 +705,24 @@ def printed_digests(logf: Path) -> set[str]:
     }
 
 
-def run_all(bench: Bench, scenarios: list[str], runs: int) -> dict[str, dict[str, list]]:
-    results: dict[str, dict[str, list]] = {s: {t: [] for t in TOOLS} for s in scenarios}
+@dataclasses.dataclass
+class ToolState:
+    """One tool within one run: its cache, whether a sync filled it, and the venv it synced
+    to lock.txt (None when there is none)."""
+
+    cache: Path
+    filled: bool = False
+    venv: Path | None = None
+
+
+def run_all(bench: Bench, scenarios: list[str], runs: int) -> dict[str, dict[str, list[Json]]]:
+    results: dict[str, dict[str, list[Json]]] = {s: {t: [] for t in TOOLS} for s in scenarios}
     hashes_tools = ["uv", "pip-hashsync"] if bench.has_hashes else ["uv"]
     for i in range(runs):
         order = list(TOOLS[i % 3 :] + TOOLS[: i % 3])
         bench.runs_dir.mkdir(parents=True, exist_ok=True)
         # per tool: the cache of this run and whether it is filled; the venv synced to lock
-        state = {
-            t: {"cache": bench.fresh(f"cache-{t}"), "filled": False, "venv": None} for t in TOOLS
-        }
+        state = {t: ToolState(bench.fresh(f"cache-{t}")) for t in TOOLS}
         digests: dict[str, set[str]] = {}
         for s in scenarios:
             for tool in order:
@@ -718,7 +732,7 @@ def run_all(bench: Bench, scenarios: list[str], runs: int) -> dict[str, dict[str
                         continue
                     cache = bench.fresh(f"cache-hashes-{tool}")
                     dt, rc, logf = bench.execute(bench.hashes_cmd(tool, cache), cache)
-                    r: dict[str, object] = {"seconds": dt, "rc": rc, "log": logf}
+                    r: Json = {"seconds": dt, "rc": rc, "log": logf}
                     if rc:
                         r["error"] = f"exit {rc}"
                     else:  # both must print the same digests
@@ -730,29 +744,30 @@ def run_all(bench: Bench, scenarios: list[str], runs: int) -> dict[str, dict[str
                                 f"{len(digests['pip-hashsync'] - digests['uv'])} extra"
                             )
                 elif s == "cold":
-                    st["cache"], venv = bench.fresh(f"cache-{tool}"), bench.new_venv()
-                    r = bench.timed_sync(tool, bench.lock, venv, st["cache"])
-                    st["filled"], st["venv"] = True, None if "error" in r else venv
+                    st.cache, venv = bench.fresh(f"cache-{tool}"), bench.new_venv()
+                    r = bench.timed_sync(tool, bench.lock, venv, st.cache)
+                    st.filled, st.venv = True, None if "error" in r else venv
                 elif s == "warm":
-                    if not st["filled"]:  # untimed: fill the cache
-                        bench.timed_sync(tool, bench.lock, bench.new_venv(), st["cache"])
-                        st["filled"] = True
+                    if not st.filled:  # untimed: fill the cache
+                        bench.timed_sync(tool, bench.lock, bench.new_venv(), st.cache)
+                        st.filled = True
                     venv = bench.new_venv()
-                    r = bench.timed_sync(tool, bench.lock, venv, st["cache"])
-                    st["venv"] = None if "error" in r else venv
+                    r = bench.timed_sync(tool, bench.lock, venv, st.cache)
+                    st.venv = None if "error" in r else venv
                 else:  # noop, changed: an environment synced to the lock
-                    if st["venv"] is None:  # untimed preparation
+                    prep: Json = {}
+                    if st.venv is None:  # untimed preparation
                         venv = bench.new_venv()
-                        prep = bench.timed_sync(tool, bench.lock, venv, st["cache"])
-                        st["filled"] = True
-                        st["venv"] = None if "error" in prep else venv
-                    if st["venv"] is None:
+                        prep = bench.timed_sync(tool, bench.lock, venv, st.cache)
+                        st.filled = True
+                        st.venv = None if "error" in prep else venv
+                    if st.venv is None:
                         r = {"seconds": 0.0, "error": "preparation failed", "log": prep["log"]}
                     elif s == "noop":
-                        r = bench.timed_sync(tool, bench.lock, st["venv"], st["cache"])
+                        r = bench.timed_sync(tool, bench.lock, st.venv, st.cache)
                     else:
-                        r = bench.timed_sync(tool, bench.changed, st["venv"], st["cache"])
-                        st["venv"] = None
+                        r = bench.timed_sync(tool, bench.changed, st.venv, st.cache)
+                        st.venv = None
                 if "error" in r or "warning" in r:  # keep the log
                     kept = bench.ws / "failures" / f"run{i + 1}-{s}-{tool}.log"
                     kept.parent.mkdir(exist_ok=True)
@@ -776,15 +791,15 @@ def fmt(x: float) -> str:
     return f"{x:.3f}" if x < 10 else f"{x:.2f}"
 
 
-def summarize(results: dict[str, dict[str, list]]) -> dict[str, dict[str, object]]:
-    summary: dict[str, dict[str, object]] = {}
+def summarize(results: dict[str, dict[str, list[Json]]]) -> dict[str, Json]:
+    summary: dict[str, Json] = {}
     for s, per_tool in results.items():
-        row: dict[str, object] = {}
+        row: Json = {}
         for tool, rs in per_tool.items():
             ok = [float(r["seconds"]) for r in rs if "error" not in r]
             if not rs:
                 continue
-            entry: dict[str, object] = {"runs": len(rs), "failed": len(rs) - len(ok)}
+            entry: Json = {"runs": len(rs), "failed": len(rs) - len(ok)}
             if ok:
                 entry.update(median=statistics.median(ok), min=min(ok), max=max(ok), times=ok)
             errors = [f"{r['error']} (log: {r['log']})" for r in rs if "error" in r]
@@ -795,10 +810,10 @@ def summarize(results: dict[str, dict[str, list]]) -> dict[str, dict[str, object
                 entry["warnings"] = warnings
             entry["raw"] = [{k: r[k] for k in ("seconds", "order", "error") if k in r} for r in rs]
             row[tool] = entry
-        hs = row.get("pip-hashsync", {}).get("median")  # type: ignore[attr-defined]
-        ratios: dict[str, object] = {}
+        hs = row.get("pip-hashsync", {}).get("median")
+        ratios: dict[str, float] = {}
         for ref in ("uv", "pip"):
-            m = row.get(ref, {}).get("median")  # type: ignore[attr-defined]
+            m = row.get(ref, {}).get("median")
             if hs is not None and m:
                 ratios[f"pip-hashsync/{ref}"] = hs / m
         row["ratios"] = ratios
@@ -815,7 +830,7 @@ def summarize(results: dict[str, dict[str, list]]) -> dict[str, dict[str, object
     return summary
 
 
-def table(summary: dict[str, dict[str, object]], has_hashes: bool) -> str:
+def table(summary: dict[str, Json], has_hashes: bool) -> str:
     head = ["scenario", *TOOLS, "hs/uv", "hs/pip", "targets (issue 6)"]
     rows = [head]
     for s, row in summary.items():
@@ -824,19 +839,19 @@ def table(summary: dict[str, dict[str, object]], has_hashes: bool) -> str:
             e = row.get(tool)
             if not e:
                 cells.append("n/a" if tool == "pip" or not has_hashes else "-")
-            elif "median" not in e:  # type: ignore[operator]
-                cells.append(f"failed {e['failed']}/{e['runs']}")  # type: ignore[index]
+            elif "median" not in e:
+                cells.append(f"failed {e['failed']}/{e['runs']}")
             else:
-                c = f"{fmt(e['median'])} ({fmt(e['min'])}–{fmt(e['max'])})"  # type: ignore[index]
-                if e["failed"]:  # type: ignore[index]
-                    c += f" [{e['failed']} failed]"  # type: ignore[index]
+                c = f"{fmt(e['median'])} ({fmt(e['min'])}–{fmt(e['max'])})"
+                if e["failed"]:
+                    c += f" [{e['failed']} failed]"
                 cells.append(c)
-        ratios: dict[str, float] = row["ratios"]  # type: ignore[assignment]
+        ratios: dict[str, float] = row["ratios"]
         for ref in ("uv", "pip"):
-            r = ratios.get(f"pip-hashsync/{ref}")
-            cells.append(f"{r:.2f}×" if r is not None else "–")
+            ratio = ratios.get(f"pip-hashsync/{ref}")
+            cells.append(f"{ratio:.2f}×" if ratio is not None else "–")
         notes = []
-        for k, t in row["targets"].items():  # type: ignore[attr-defined]
+        for k, t in row["targets"].items():
             ref = k.split("/")[1]
             verdict = {True: "met", False: "MISSED", None: "?"}[t["met"]]
             notes.append(f"≤{t['max']}× {ref} {verdict}")
@@ -849,6 +864,22 @@ def table(summary: dict[str, dict[str, object]], has_hashes: bool) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def fs_type(path: Path) -> str:
+    """The file system type of the mount holding path (Linux), else "?"."""
+    best, kind = "", "?"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    for line in mounts:
+        fields = line.split()
+        point = fields[1].replace("\\040", " ")
+        inside = str(path) == point or str(path).startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
 
 
 def cpu_model() -> str:
@@ -878,6 +909,13 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="results file (default WORKDIR/results.json)")
     ap.add_argument("--workdir", type=Path, default=Path.home() / ".cache/pip-hashsync-bench")
     ap.add_argument(
+        "--runs-dir",
+        type=Path,
+        metavar="PARENT",
+        help="put the target venvs and tool caches in PARENT/pip-hashsync-bench-runs instead "
+        "of WORKDIR/runs (e.g. /dev/shm, to take the disk out of the measurement)",
+    )
+    ap.add_argument(
         "--python",
         default=sys.executable,
         help="CPython 3.11 interpreter for the benchmark and target venvs (default: this one)",
@@ -890,6 +928,11 @@ def main() -> None:
     )
     ap.add_argument(
         "--no-warmup", action="store_true", help="skip the untimed first sync of every tool"
+    )
+    ap.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="do not flush the page cache (os.sync) before every timed command",
     )
     ap.add_argument("--keep", action="store_true", help="keep the run venvs, caches and logs")
     ap.add_argument(
@@ -945,7 +988,7 @@ def main() -> None:
         index_url = f"http://127.0.0.1:{port}/simple/"
         srv = measure_server(port, ws / "index")
         srv["server"] = server_desc
-        mb = srv["bytes"] / 1e6  # type: ignore[operator]
+        mb = srv["bytes"] / 1e6
         log(f"pip-hashsync benchmark in {ws}")
         log(
             f"lock: {lock_stats['projects']} projects, {lock_stats['bytes'] / 1e6:.1f} MB of "
@@ -960,6 +1003,7 @@ def main() -> None:
         bench = Bench(args, ws, bench_venv, index_url)
         name, old, new = bench.changed_project
         log(f"changed: {name} {old} -> {new}")
+        log(f"target venvs and caches in {bench.runs_dir} ({fs_type(bench.runs_dir)})")
         if "hashes" in scenarios and not bench.has_hashes:
             log(
                 "note: `pip-hashsync hashes --help` fails in this checkout: the hashes "
@@ -995,7 +1039,7 @@ def main() -> None:
         notes.append("hashes: pip-hashsync has no `hashes` command in this checkout (uv only)")
     if "hashes" in scenarios:
         notes.append("hashes: pip has no equivalent command")
-    uv_cold = summary.get("cold", {}).get("uv", {}).get("median")  # type: ignore[attr-defined]
+    uv_cold = summary.get("cold", {}).get("uv", {}).get("median")
     if uv_cold:
         notes.append(
             f"server alone: every file of the index in {srv['sequential_s']:.3f} s "
@@ -1011,6 +1055,7 @@ def main() -> None:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "cpu": cpu_model(),
+            "runs_dir": f"{bench.runs_dir} ({fs_type(bench.runs_dir)})",
         },
         "versions": versions,
         "lock": lock_stats,
