@@ -9,6 +9,7 @@ installed from an allowed archive stops before any of this (see :mod:`fastpath`)
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +43,12 @@ class ApplyOptions:
     no_cache: bool = False
     compile: bool = False
     break_system_packages: bool = False
+    #: Parallel downloads (network-bound).
     workers: int = 8
+    #: Parallel installs: file writes release the GIL, but unpacking and RECORD hashing do
+    #: not, so more threads than cores only contend (measured on 2 cores: 2 threads 0.63 s,
+    #: 8 threads 0.96 s for a 43-wheel, 3,900-file lock).
+    install_workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
 
 
 @dataclass
@@ -192,7 +198,8 @@ def _transact(
     with Transaction(target) as transaction:
         for removal in removals:
             transaction.remove(removal)
-        with ThreadPoolExecutor(max_workers=max(1, min(options.workers, len(wheels)))) as pool:
+        workers = max(1, min(options.install_workers, len(wheels)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(transaction.install, wheels))
         sources = transaction.written_python_files()
     if options.compile:

@@ -11,6 +11,7 @@ which explains itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from pip_hashsync.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.reqfile import Kind, Requirement, RequirementSet, RequirementsReader
 from pip_hashsync.request import SyncRequest
 from pip_hashsync.target import Target, find_target, protected_names
+
+_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def already_synced(
@@ -73,20 +76,27 @@ def _satisfies(
     return bool(provenance and hashes and hashes.allows({"sha256": provenance.sha256}))
 
 
-def _dependencies(
-    dist: InstalledDist, extras: Iterable[str], target: Target
-) -> Iterable[str] | None:
-    """Canonical names ``dist`` needs on the target (with ``extras``); None if unreadable."""
-    names = []
-    envs = [target.marker_env(e) for e in ("", *extras)]
+def _unlisted_dependencies(
+    dist: InstalledDist, extras: Iterable[str], target: Target, listed: set[str | None]
+) -> bool | None:
+    """Whether ``dist`` (with ``extras``) needs, on the target, a project that is not
+    listed; None if its metadata cannot be read. Only requirements on unlisted names are
+    parsed (a full parse of every Requires-Dist costs more than the rest of a no-op)."""
+    envs: list[dict[str, str]] | None = None
     for text in dist.requires():
+        match = _NAME.match(text)
+        if match is None:
+            return None
+        if canonicalize_name(match.group(1)) in listed:
+            continue
         try:
             requirement = PackagingRequirement(text)
         except InvalidRequirement:
             return None
+        envs = envs or [target.marker_env(e) for e in ("", *extras)]
         if requirement.marker is None or any(requirement.marker.evaluate(e) for e in envs):
-            names.append(canonicalize_name(requirement.name))
-    return names
+            return True
+    return False
 
 
 def _closed(
@@ -96,11 +106,10 @@ def _closed(
     target: Target,
 ) -> bool:
     """Every dependency of every wanted line is itself a line (the file is the closure)."""
-    for line in wanted:
-        names = _dependencies(installed[line.key or ""], line.extras, target)
-        if names is None or any(name not in listed for name in names):
-            return False
-    return True
+    return all(
+        _unlisted_dependencies(installed[line.key or ""], line.extras, target, listed) is False
+        for line in wanted
+    )
 
 
 def synced_count(request: SyncRequest, cache_dir: Path) -> int | None:

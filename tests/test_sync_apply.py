@@ -361,3 +361,18 @@ def test_install_resolves_dependencies_and_never_removes(
     code, out, err = sync("alpha", "--no-deps", "--force-reinstall", command="install")
     assert code == 0, err
     assert "reinstalled 1" in out
+
+
+def test_no_op_check_still_sees_an_extra_whose_dependency_is_missing(
+    sync: Sync, index_server: IndexServer
+) -> None:
+    """The fast path reads installed Requires-Dist: a newly requested extra needing an
+    unlisted project is not "already synced" but a gap, reported by the full path."""
+    alpha = build_wheel(index_server.root, "alpha", "1.0", extras={"x": ["gamma"]})
+    build_wheel(index_server.root, "gamma", "1.0")
+    write(Path("requirements.txt"), lock_for(alpha))
+    assert sync("requirements.txt")[0] == 0
+    write(Path("requirements.txt"), lock_for(alpha).replace("alpha==", "alpha[x]=="))
+    code, out, err = sync("requirements.txt")
+    assert code == 2, out + err
+    assert "gamma" in err and "nothing to do" not in out
