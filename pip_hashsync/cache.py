@@ -59,10 +59,15 @@ class ArchiveCache:
         self.root = Path(tempfile.mkdtemp(prefix="pip-hashsync-")) if root is None else root
         self._archives = self.root / "archives"
         self._tmp = self.root / "tmp"
+        self._verified: dict[str, tuple[tuple[int, int], CachedArchive]] = {}
 
     def get(self, sha256: str) -> CachedArchive | None:
-        """The archive whose sha256 is ``sha256``, re-hashed now; None when there is none or
-        its bytes no longer match (the entry is then deleted)."""
+        """The archive whose sha256 is ``sha256``, re-hashed by this run; None when there is
+        none or its bytes no longer match (the entry is then deleted).
+
+        A run hashes each entry once: planning and fetching ask for the same archive, and a
+        second answer is given from memory while the file's size and mtime are unchanged.
+        """
         if len(sha256) != 64 or not set(sha256) <= _HEX:
             return None  # an index's advertised value is not trusted to be a path part
         entry = self._entry(sha256)
@@ -70,13 +75,19 @@ class ArchiveCache:
             record = json.loads((entry / _ORIGIN).read_text(encoding="utf-8"))
             filename = record["filename"]
             path = entry / _checked_filename(filename)
+            stamp = _stamp(path)
+            known = self._verified.get(sha256)
+            if known is not None and known[0] == stamp:
+                return known[1]
             digests = file_digests(str(path), STRONG_ALGORITHMS)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # missing, half written by a killed run, or not ours: a miss
         if digests["sha256"] != sha256:
             shutil.rmtree(entry, ignore_errors=True)
             return None
-        return CachedArchive(path, filename, record.get("url"), record.get("origin"), digests)
+        hit = CachedArchive(path, filename, record.get("url"), record.get("origin"), digests)
+        self._verified[sha256] = (stamp, hit)
+        return hit
 
     def new_temp(self) -> tuple[BinaryIO, Path]:
         """A new private file for a download in progress, on the cache's filesystem so that
@@ -135,3 +146,9 @@ def _replace(source: Path, destination: Path) -> None:
         if not destination.exists():
             raise
         source.unlink()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """What changes when a file is rewritten: its size and modification time."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns

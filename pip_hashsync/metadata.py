@@ -14,14 +14,15 @@ import io
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.index import FileLink
 from pip_hashsync.provider import Candidate, Metadata
+from pip_hashsync.urls import url_to_path
 
 
 class IntegrityError(HashsyncError):
@@ -53,12 +54,12 @@ def parse_metadata(data: bytes) -> Metadata:
     )
 
 
-def metadata_from_archive(filename: str, data: bytes) -> bytes:
-    """The METADATA of a wheel, or the PKG-INFO of an sdist. Bytes that are not a readable
-    archive (a broken or substituted file) raise :class:`IntegrityError`, so the next file
-    is tried instead of a traceback."""
+def metadata_from_archive(filename: str, data: bytes | BinaryIO) -> bytes:
+    """The METADATA of a wheel, or the PKG-INFO of an sdist, from its bytes or an open file.
+    Bytes that are not a readable archive (a broken or substituted file) raise
+    :class:`IntegrityError`, so the next file is tried instead of a traceback."""
     try:
-        found = _metadata_member(filename, data)
+        found = _metadata_member(filename, io.BytesIO(data) if isinstance(data, bytes) else data)
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as exc:
         raise IntegrityError(f"{filename} is not a readable archive ({exc})") from None
     if found is None:
@@ -66,15 +67,15 @@ def metadata_from_archive(filename: str, data: bytes) -> bytes:
     return found
 
 
-def _metadata_member(filename: str, data: bytes) -> bytes | None:
+def _metadata_member(filename: str, data: BinaryIO) -> bytes | None:
     if filename.endswith(".whl"):
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(data) as archive:
             for member in archive.namelist():
                 parts = member.split("/")
                 if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
                     return archive.read(member)
     elif filename.endswith((".tar.gz", ".tgz", ".tar")):
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        with tarfile.open(fileobj=data) as archive:
             for tar_member in archive.getmembers():
                 if tar_member.name.count("/") == 1 and tar_member.name.endswith("/PKG-INFO"):
                     extracted = archive.extractfile(tar_member)
@@ -90,6 +91,8 @@ class MetadataFetcher:
     client: _Client
     allowed: Mapping[str, AllowedHashes]
     hash_mode: bool
+    #: URLs of local archives whose bytes this run has verified already (cache hits).
+    verified: Container[str] = frozenset()
     notices: list[str] = field(default_factory=list)
     #: URLs whose downloaded bytes failed the check: never to be chosen (EC44).
     failed: set[str] = field(default_factory=set)
@@ -112,6 +115,10 @@ class MetadataFetcher:
         raise IntegrityError("\n".join(failures), candidate.key)
 
     def _read(self, key: str, file: FileLink) -> Metadata:
+        if file.url in self.verified:
+            # an archive this run has just re-hashed in the cache: only its METADATA is read
+            with open(url_to_path(file.url), "rb") as archive:
+                return parse_metadata(metadata_from_archive(file.filename, archive))
         if file.metadata_hashes is not None:
             data = self.client.get(file.url + ".metadata").content
             expected = file.metadata_hashes.get("sha256")

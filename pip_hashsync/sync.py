@@ -249,7 +249,7 @@ def _resolve(
     settings, allowed, mode = run.settings, run.allowed, run.mode
     index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
     source = _FileSource(index, cache if mode.enabled else None, allowed, offline)
-    metadata = MetadataFetcher(client, allowed, mode.enabled)
+    metadata = MetadataFetcher(client, allowed, mode.enabled, verified=source.verified_urls)
     provider = HashAwareProvider(
         files_of=source,
         metadata_of=metadata,
@@ -343,12 +343,15 @@ class _FileSource:
     cache: ArchiveCache | None
     allowed: Mapping[str, AllowedHashes]
     offline: bool
+    #: URLs of the cached archives this run has re-hashed (their metadata needs no new hash).
+    verified_urls: set[str] = field(default_factory=set)
     _cached: dict[str, list[FileLink]] = field(default_factory=dict)
 
     def cached(self, key: str) -> list[FileLink]:
         if key not in self._cached:
             hashes = self.allowed.get(key)
             self._cached[key] = _cached_links(self.cache, hashes) if self.cache else []
+            self.verified_urls.update(link.url for link in self._cached[key])
         return self._cached[key]
 
     def __call__(self, key: str) -> Sequence[FileLink]:

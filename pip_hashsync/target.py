@@ -160,6 +160,10 @@ def _env_executable(directory: str) -> str:
     return os.path.join(directory, "bin", "python")
 
 
+#: Answers already read by this process, by cache file (whose name holds the key).
+_IN_PROCESS: dict[Path, Target] = {}
+
+
 def introspect(python: str, cache_dir: Path | None) -> Target:
     """Ask ``python`` about itself once; later calls read the cached answer.
 
@@ -170,8 +174,9 @@ def introspect(python: str, cache_dir: Path | None) -> Target:
         raise TargetError(f"No Python interpreter at {python}: the file does not exist.")
     cache_file = cache_dir / "interpreters" / f"{_cache_key(path)}.json" if cache_dir else None
     if cache_file is not None:
-        cached = _load(cache_file)
+        cached = _IN_PROCESS.get(cache_file) or _load(cache_file)
         if cached is not None:
+            _IN_PROCESS[cache_file] = cached
             return cached
     data = _probe(path)
     target = _target_from(data, path)
