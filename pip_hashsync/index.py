@@ -242,8 +242,8 @@ def parse_page(
 
 
 def _directory_links(directory: str, origin: str) -> list[FileLink]:
-    """A find-links folder: every archive in it; local files are hashed here, since that is
-    cheap and lets the hash filter judge them before choosing (EC45)."""
+    """A find-links folder: every archive in it (hashed later, per project: see
+    :meth:`Index.files`)."""
     links = []
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
         if not entry.is_file():
@@ -252,7 +252,6 @@ def _directory_links(directory: str, origin: str) -> list[FileLink]:
             name, version, tags, build = parse_filename(entry.name)
         except ValueError:
             continue
-        digests = file_digests(entry.path, ("sha256",))
         links.append(
             FileLink(
                 filename=entry.name,
@@ -260,7 +259,6 @@ def _directory_links(directory: str, origin: str) -> list[FileLink]:
                 origin=origin,
                 name=name,
                 version=version,
-                hashes=digests,
                 tags=tags,
                 build=build,
             )
@@ -285,6 +283,7 @@ class Index:
     _pages: dict[str, list[FileLink]] = field(default_factory=dict, init=False)
     _flat: list[FileLink] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _local_digests: dict[str, dict[str, str]] = field(default_factory=dict, init=False)
 
     def prefetch(self, names: Iterable[str]) -> None:
         """Fetch the pages of ``names`` in parallel (network errors surface on use)."""
@@ -303,7 +302,22 @@ class Index:
             links = self._fetch_project(key)
             with self._lock:
                 self._pages.setdefault(key, links)
-        return [*self._pages[key], *_of_project(self._find_links(), key)]
+        local = [self._hashed(link) for link in _of_project(self._find_links(), key)]
+        return [*self._pages[key], *local]
+
+    def _hashed(self, link: FileLink) -> FileLink:
+        """A local find-links file with its sha256: hashing is cheap next to a download and
+        lets the hash filter judge the file before choosing (EC45). Only the files of a
+        project asked for are hashed, once per run."""
+        if link.hashes or not link.url.startswith("file:"):
+            return link
+        with self._lock:
+            digests = self._local_digests.get(link.url)
+        if digests is None:
+            digests = file_digests(url_to_path(link.url), ("sha256",))
+            with self._lock:
+                self._local_digests[link.url] = digests
+        return replace(link, hashes=digests)
 
     def _fetch_project(self, key: str) -> list[FileLink]:
         links: list[FileLink] = []

@@ -93,6 +93,8 @@ class MetadataFetcher:
     hash_mode: bool
     #: URLs of local archives whose bytes this run has verified already (cache hits).
     verified: Container[str] = frozenset()
+    #: URLs of installed distributions' METADATA files (kept as they are, read directly).
+    installed: Container[str] = frozenset()
     notices: list[str] = field(default_factory=list)
     #: URLs whose downloaded bytes failed the check: never to be chosen (EC44).
     failed: set[str] = field(default_factory=set)
@@ -115,6 +117,9 @@ class MetadataFetcher:
         raise IntegrityError("\n".join(failures), candidate.key)
 
     def _read(self, key: str, file: FileLink) -> Metadata:
+        if file.url in self.installed:
+            with open(url_to_path(file.url), "rb") as installed:
+                return parse_metadata(installed.read())
         if file.url in self.verified:
             # an archive this run has just re-hashed in the cache: only its METADATA is read
             with open(url_to_path(file.url), "rb") as archive:

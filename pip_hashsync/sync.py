@@ -117,6 +117,7 @@ class _Run:
     settings: Settings
     target: Target
     allowed: Mapping[str, AllowedHashes]
+    installed: Mapping[str, InstalledDist]
 
     def applies(self, line: Requirement) -> bool:
         """Whether a line's marker is true for the target (EC21, EC22)."""
@@ -175,7 +176,8 @@ def plan_sync(
         plan.problems.append(Problem("empty", message))
         return plan
     allowed = hashmode.allowed_hashes(lines, applies)
-    run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed)
+    installed = {} if new_venv else scan(target.site_dirs())
+    run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed)
     plan.allowed = allowed
     plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
     client = HttpClient(http_settings(settings))
@@ -191,7 +193,6 @@ def plan_sync(
         client.close()
     if plan.problems:
         return plan
-    installed = {} if new_venv else scan(target.site_dirs())
     plan.installed = installed
     applying_keys = {r.key for r in wanted}
     marker_false = {
@@ -248,8 +249,19 @@ def _resolve(
     """One chosen candidate per project; problems and warnings go to ``plan``."""
     settings, allowed, mode = run.settings, run.allowed, run.mode
     index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
-    source = _FileSource(index, cache if mode.enabled else None, allowed, offline)
-    metadata = MetadataFetcher(client, allowed, mode.enabled, verified=source.verified_urls)
+    keep_installed = mode.enabled and not (run.request.upgrade or run.request.force_reinstall)
+    source = _FileSource(
+        index,
+        cache if mode.enabled else None,
+        allowed,
+        offline,
+        run.installed if keep_installed else {},
+        _wanted_specifiers(run.wanted, run.lines.constraints, run.applies),
+    )
+    metadata = MetadataFetcher(
+        client, allowed, mode.enabled, verified=source.verified_urls,
+        installed=source.installed_urls,
+    )  # fmt: skip
     provider = HashAwareProvider(
         files_of=source,
         metadata_of=metadata,
@@ -336,22 +348,33 @@ def _conflicts(causes: Iterable[RequirementInformation[Want, Candidate]]) -> lis
 
 @dataclass
 class _FileSource:
-    """Files of a project: the allowed archives already in the cache when there are any (a
-    warm sync reads no index page), else the index's — unless ``offline``."""
+    """Files of a project, cheapest first: a distribution already installed from an allowed
+    archive (it will be kept: no archive is needed, its installed METADATA gives its
+    dependencies); else the allowed archives already in the cache (a warm sync reads no
+    index page); else the index's — unless ``offline``."""
 
     index: Index
     cache: ArchiveCache | None
     allowed: Mapping[str, AllowedHashes]
     offline: bool
+    installed: Mapping[str, InstalledDist]
+    #: What the lines ask of each project: an installed version outside it is not offered.
+    wanted: Mapping[str, SpecifierSet]
     #: URLs of the cached archives this run has re-hashed (their metadata needs no new hash).
     verified_urls: set[str] = field(default_factory=set)
+    #: URLs standing for installed distributions: their METADATA file.
+    installed_urls: set[str] = field(default_factory=set)
     _cached: dict[str, list[FileLink]] = field(default_factory=dict)
 
     def cached(self, key: str) -> list[FileLink]:
         if key not in self._cached:
             hashes = self.allowed.get(key)
-            self._cached[key] = _cached_links(self.cache, hashes) if self.cache else []
-            self.verified_urls.update(link.url for link in self._cached[key])
+            links = _installed_links(self.installed.get(key), hashes, self.wanted.get(key))
+            self.installed_urls.update(link.url for link in links)
+            if not links and self.cache:
+                links = _cached_links(self.cache, hashes)
+                self.verified_urls.update(link.url for link in links)
+            self._cached[key] = links
         return self._cached[key]
 
     def __call__(self, key: str) -> Sequence[FileLink]:
@@ -360,6 +383,27 @@ class _FileSource:
         if self.offline:
             raise NetworkError(f"{key} is not in the cache, and --offline forbids downloading")
         return self.index.files(key)
+
+
+def _installed_links(
+    dist: InstalledDist | None, allowed: AllowedHashes | None, wanted: SpecifierSet | None
+) -> list[FileLink]:
+    """The installed distribution as a file, when its recorded archive is allowed now and
+    its version is the one asked for."""
+    provenance = dist.provenance() if dist else None
+    if dist is None or provenance is None or not allowed or wanted is None:
+        return []
+    if not wanted.contains(dist.version, prereleases=True):
+        return []
+    if not allowed.allows({"sha256": provenance.sha256}):
+        return []
+    try:
+        name, version, tags, build = parse_filename(provenance.archive, dist.key)
+    except ValueError:
+        return []
+    url = path_to_url(str(dist.path / "METADATA"))
+    return [FileLink(provenance.archive, url, "installed", name, version,
+                     {"sha256": provenance.sha256}, tags=tags, build=build)]  # fmt: skip
 
 
 def _cached_links(cache: ArchiveCache, allowed: AllowedHashes | None) -> list[FileLink]:

@@ -376,3 +376,24 @@ def test_no_op_check_still_sees_an_extra_whose_dependency_is_missing(
     code, out, err = sync("requirements.txt")
     assert code == 2, out + err
     assert "gamma" in err and "nothing to do" not in out
+
+
+def test_changing_one_pin_reads_no_other_archive(
+    sync: Sync, venv: Path, cache: Path, index_server: IndexServer
+) -> None:
+    """Distributions installed from an allowed archive stand for themselves: a sync that
+    changes one pin re-reads neither the index nor the cached archives of the others."""
+    alpha = build_wheel(index_server.root, "alpha", "1.0")
+    beta1 = build_wheel(index_server.root, "beta", "1.0")
+    beta2 = build_wheel(index_server.root, "beta", "2.0")
+    write(Path("requirements.txt"), lock_for(alpha, beta1))
+    assert sync("requirements.txt")[0] == 0
+    (cached_alpha,) = cache.rglob(alpha.name)
+    cached_alpha.write_bytes(b"would fail any check")  # proves it is not read
+    index_server.requests.clear()
+    write(Path("requirements.txt"), lock_for(alpha, beta2))
+    code, out, err = sync("requirements.txt")
+    assert code == 0, err
+    assert "replaced 1, kept 1" in out
+    assert all("alpha" not in path for _, path in index_server.requests)
+    assert imports(venv, "beta") == "2.0"
