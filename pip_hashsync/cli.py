@@ -38,11 +38,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "and in hash-checking mode that every line is pinned and hashed. Markers are not "
         "evaluated, so every line is checked. Exit 0 when valid, 2 with the problems.",
     )
-    lint.add_argument("files", nargs="+", metavar="FILE", help="requirements file(s)")
-    lint.add_argument(
-        "-c", "--constraint", action="append", default=[], metavar="FILE",
-        help="constraints file (may be repeated)",
-    )  # fmt: skip
+    _add_file_arguments(lint)
     _add_hash_mode_options(lint)
     lint.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
@@ -56,11 +52,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "install what is missing, change what differs, remove what is not listed. In "
         "hash-checking mode every byte installed must match a --hash of the files.",
     )
-    sync.add_argument("files", nargs="+", metavar="FILE", help="requirements file(s)")
-    sync.add_argument(
-        "-c", "--constraint", action="append", default=[], metavar="FILE",
-        help="constraints file (may be repeated)",
-    )  # fmt: skip
+    _add_file_arguments(sync)
     sync.add_argument(
         "--dry-run", action="store_true",
         help="print the plan (what would be installed, from which file, and why) and change "
@@ -193,6 +185,14 @@ def _pip_options(args: argparse.Namespace) -> dict[str, object]:
         if value not in (None, False, []):
             given[name[2:]] = value
     return given
+
+
+def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="requirements file(s)")
+    parser.add_argument(
+        "-c", "--constraint", action="append", default=[], metavar="FILE",
+        help="constraints file (may be repeated)",
+    )  # fmt: skip
 
 
 def _add_apply_options(parser: argparse.ArgumentParser) -> None:
