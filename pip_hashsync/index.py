@@ -79,15 +79,6 @@ class FileLink:
     def is_wheel(self) -> bool:
         return self.filename.endswith(".whl")
 
-    @property
-    def has_metadata(self) -> bool:
-        """Whether a PEP 658 ``.metadata`` file is served next to the archive."""
-        return self.metadata_hashes is not None
-
-    @property
-    def display_url(self) -> str:
-        return redact(self.url)
-
 
 def parse_filename(
     filename: str, project: str | None = None
