@@ -25,7 +25,7 @@ from pip_hashsync.installed import Provenance
 from pip_hashsync.plan import Action
 from pip_hashsync.request import SyncRequest
 from pip_hashsync.sync import SyncPlan, http_settings, plan_sync
-from pip_hashsync.target import Target, create_venv, default_cache_dir, find_target
+from pip_hashsync.target import Target, cache_dir_for, create_venv, find_target
 from pip_hashsync.transaction import Transaction, locked, recover
 from pip_hashsync.uninstall import plan_removal
 from pip_hashsync.urls import redact
@@ -100,7 +100,7 @@ def run(
 ) -> Outcome:
     """Plan and carry out a sync (or an install) of ``request``."""
     started = time.monotonic()
-    cache_dir = _cache_dir(request)
+    cache_dir = cache_dir_for(request.pip_options)
     target = prepare_target(request, cache_dir, options)
     cache = ArchiveCache(None if options.no_cache else cache_dir)
     try:
@@ -125,11 +125,6 @@ def run(
     finally:
         cache.close()
     return _finish(outcome, started)
-
-
-def _cache_dir(request: SyncRequest) -> Path:
-    given = request.pip_options.get("cache-dir")
-    return Path(str(given)) if given else default_cache_dir()
 
 
 def _finish(outcome: Outcome, started: float) -> Outcome:

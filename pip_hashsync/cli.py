@@ -282,10 +282,9 @@ def _run_sync(args: argparse.Namespace) -> int:
         return _print_plan(request, args.format)
     if not args.no_cache:
         from pip_hashsync.fastpath import synced_count
-        from pip_hashsync.target import default_cache_dir
+        from pip_hashsync.target import cache_dir_for
 
-        given = request.pip_options.get("cache-dir")
-        count = synced_count(request, Path(str(given)) if given else default_cache_dir())
+        count = synced_count(request, cache_dir_for(request.pip_options))
         if count is not None:
             if args.verbose >= 0:
                 print(f"nothing to do: {count} distribution(s) already match")

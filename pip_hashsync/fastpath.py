@@ -23,8 +23,8 @@ from pip_hashsync import hashmode
 from pip_hashsync.errors import HashsyncError
 from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.installed import InstalledDist, protected_closure, scan
-from pip_hashsync.reqfile import Kind, Requirement, RequirementSet, RequirementsReader
-from pip_hashsync.request import SyncRequest
+from pip_hashsync.reqfile import Kind, Requirement, RequirementSet
+from pip_hashsync.request import SyncRequest, read_request
 from pip_hashsync.target import Target, find_target, protected_names
 
 _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -42,11 +42,11 @@ def already_synced(
     """True when a sync of ``lines`` into ``target`` would change nothing."""
     if lines.problems or (lines.options.require_hashes and not mode.enabled):
         return False
-    env = target.marker_env("")
-    wanted = [r for r in lines.requirements if r.marker is None or r.marker.evaluate(env)]
+    applies = hashmode.applies_in(target.marker_env(""))
+    wanted = [r for r in lines.requirements if applies(r)]
     if not wanted:
         return False
-    allowed = hashmode.allowed_hashes(lines, lambda r: r.marker is None or r.marker.evaluate(env))
+    allowed = hashmode.allowed_hashes(lines, applies)
     for line in wanted:
         dist = installed.get(line.key or "")
         if dist is None or not _satisfies(line, dist, allowed, mode, trust_installed):
@@ -118,13 +118,7 @@ def synced_count(request: SyncRequest, cache_dir: Path) -> int | None:
     venv = Path(request.venv) if request.venv else None
     if venv is not None and not venv.exists():
         return None
-    lines = RequirementsReader().read(request.files, request.constraints)
-    options = request.pip_options
-    mode, problems = hashmode.decide_mode(
-        lines,
-        require_hashes=bool(options.get("require-hashes")),
-        no_require_hashes=bool(options.get("no-require-hashes")),
-    )
+    lines, mode, problems = read_request(request)
     if problems or lines.problems or lines.warnings:
         return None
     try:

@@ -27,6 +27,11 @@ from pip_hashsync.reqfile import Kind, Requirement, RequirementSet
 Applies = Callable[[Requirement], bool]
 
 
+def applies_in(environment: dict[str, str]) -> Applies:
+    """The lines whose marker is true in a target's marker ``environment`` (EC21, EC22)."""
+    return lambda line: line.marker is None or line.marker.evaluate(environment)
+
+
 @dataclass(frozen=True)
 class HashMode:
     """Whether hash-checking mode is on, and why, in words for messages."""

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pip_hashsync.errors import Problem
+    from pip_hashsync.hashmode import HashMode
+    from pip_hashsync.reqfile import RequirementSet
 
 
 @dataclass(frozen=True)
@@ -28,3 +33,18 @@ class SyncRequest:
     no_deps: bool = False
     upgrade: bool = False
     force_reinstall: bool = False
+
+
+def read_request(request: SyncRequest) -> tuple[RequirementSet, HashMode, list[Problem]]:
+    """The request's files and arguments read, and the hash mode decided over them and the
+    command line's switches (policy 1), with the problems of that decision."""
+    from pip_hashsync import hashmode  # the reader's imports are not needed for --version
+    from pip_hashsync.reqfile import RequirementsReader
+
+    lines = RequirementsReader().read(request.files, request.constraints, request.arguments)
+    mode, problems = hashmode.decide_mode(
+        lines,
+        require_hashes=bool(request.pip_options.get("require-hashes")),
+        no_require_hashes=bool(request.pip_options.get("no-require-hashes")),
+    )
+    return lines, mode, problems

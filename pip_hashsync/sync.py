@@ -32,9 +32,9 @@ from pip_hashsync.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.metadata import IntegrityError, MetadataFetcher
 from pip_hashsync.plan import Action, PlanRules, make_plan
 from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
-from pip_hashsync.reqfile import Requirement, RequirementSet, RequirementsReader
-from pip_hashsync.request import SyncRequest
-from pip_hashsync.target import Target, default_cache_dir, find_target, protected_names
+from pip_hashsync.reqfile import Requirement, RequirementSet
+from pip_hashsync.request import SyncRequest, read_request
+from pip_hashsync.target import Target, cache_dir_for, find_target, protected_names
 from pip_hashsync.urls import path_to_url, redact
 
 
@@ -118,10 +118,8 @@ class _Run:
     target: Target
     allowed: Mapping[str, AllowedHashes]
     installed: Mapping[str, InstalledDist]
-
-    def applies(self, line: Requirement) -> bool:
-        """Whether a line's marker is true for the target (EC21, EC22)."""
-        return line.marker is None or line.marker.evaluate(self.target.marker_env(""))
+    #: Whether a line's marker is true for the target.
+    applies: Applies
 
 
 def plan_sync(
@@ -137,14 +135,9 @@ def plan_sync(
     in it stand in for the index in hash-checking mode (a warm sync reads no index page);
     ``offline`` forbids reading the index at all.
     """
-    lines = RequirementsReader().read(request.files, request.constraints, request.arguments)
+    lines, mode, problems = read_request(request)
     options = request.pip_options
-    mode, problems = hashmode.decide_mode(
-        lines,
-        require_hashes=bool(options.get("require-hashes")),
-        no_require_hashes=bool(options.get("no-require-hashes")),
-    )
-    cache_dir = Path(options["cache-dir"]) if options.get("cache-dir") else default_cache_dir()
+    cache_dir = cache_dir_for(options)
     new_venv = target is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
     if target is None:
@@ -155,10 +148,7 @@ def plan_sync(
             f"{request.venv} does not exist: planned for a new virtual environment of "
             f"{target.executable}"
         )
-
-    def applies(line: Requirement) -> bool:
-        return line.marker is None or line.marker.evaluate(target.marker_env(""))
-
+    applies = hashmode.applies_in(target.marker_env(""))
     plan.problems = [*lines.problems, *problems, *hashmode.check(lines, mode, applies)]
     if plan.problems:
         return plan
@@ -177,7 +167,7 @@ def plan_sync(
         return plan
     allowed = hashmode.allowed_hashes(lines, applies)
     installed = {} if new_venv else scan(target.site_dirs())
-    run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed)
+    run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
     plan.allowed = allowed
     plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
     client = HttpClient(http_settings(settings))
