@@ -23,12 +23,12 @@ import os
 import shutil
 import string
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pip_hashsync.hashes import STRONG_ALGORITHMS, file_digests
+from pip_hashsync.hashes import file_digests
 from pip_hashsync.urls import redact
 
 _ORIGIN = "origin.json"
@@ -37,8 +37,8 @@ _HEX = frozenset(string.hexdigits.lower())
 
 @dataclass(frozen=True)
 class CachedArchive:
-    """An archive in the cache; ``digests`` (sha256, sha384, sha512) come from the read that
-    found it, not from what was recorded when it was stored."""
+    """An archive in the cache; ``digests`` (sha256 and whatever else was asked for) come
+    from the read that found it, not from what was recorded when it was stored."""
 
     path: Path
     filename: str
@@ -61,12 +61,14 @@ class ArchiveCache:
         self._tmp = self.root / "tmp"
         self._verified: dict[str, tuple[tuple[int, int], CachedArchive]] = {}
 
-    def get(self, sha256: str) -> CachedArchive | None:
-        """The archive whose sha256 is ``sha256``, re-hashed by this run; None when there is
-        none or its bytes no longer match (the entry is then deleted).
+    def get(self, sha256: str, algorithms: Iterable[str] = ()) -> CachedArchive | None:
+        """The archive whose sha256 is ``sha256``, re-hashed by this run with sha256 and
+        ``algorithms``; None when there is none or its bytes no longer match (the entry is
+        then deleted).
 
-        A run hashes each entry once: planning and fetching ask for the same archive, and a
-        second answer is given from memory while the file's size and mtime are unchanged.
+        Only the algorithms a caller judges by are computed (sha512 costs twice sha256). A run
+        hashes each entry once: planning and fetching ask for the same archive, and a second
+        answer is given from memory while the file's size and mtime are unchanged.
         """
         if len(sha256) != 64 or not set(sha256) <= _HEX:
             return None  # an index's advertised value is not trusted to be a path part
@@ -76,10 +78,11 @@ class ArchiveCache:
             filename = record["filename"]
             path = entry / _checked_filename(filename)
             stamp = _stamp(path)
+            wanted = {"sha256", *algorithms}
             known = self._verified.get(sha256)
-            if known is not None and known[0] == stamp:
+            if known is not None and known[0] == stamp and wanted <= known[1].digests.keys():
                 return known[1]
-            digests = file_digests(str(path), STRONG_ALGORITHMS)
+            digests = file_digests(str(path), sorted(wanted))
         except (OSError, ValueError, KeyError, TypeError):
             return None  # missing, half written by a killed run, or not ours: a miss
         if digests["sha256"] != sha256:

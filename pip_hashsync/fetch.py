@@ -14,7 +14,7 @@ them verified.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +170,7 @@ class _Fetcher:
         if request.allowed:
             keys += [d.value for d in request.allowed.digests() if d.algorithm == "sha256"]
         for sha256 in dict.fromkeys(keys):
-            hit = self.cache.get(sha256)
+            hit = self.cache.get(sha256, _judged_by(request, by_name.values()))
             if hit is None or (by_name and hit.filename not in by_name):
                 continue
             file = by_name.get(hit.filename)
@@ -184,8 +184,7 @@ class _Fetcher:
     def _download(self, request: FetchRequest, file: FileLink) -> Archive:
         """Stream ``file`` into a private temp file, hashing as it arrives; cache it if it
         passes, else delete it and raise :class:`_Mismatch`."""
-        weak = [a for a in file.hashes if a in HEX_LENGTHS and a not in STRONG_ALGORITHMS]
-        hashers = {a: hashlib.new(a) for a in (*STRONG_ALGORITHMS, *weak)}
+        hashers = {a: hashlib.new(a) for a in sorted(_judged_by(request, [file]))}
         output, temp = self.cache.new_temp()
         try:
             with output, self.client.stream(file.url) as chunks:
@@ -199,12 +198,21 @@ class _Fetcher:
                         self.progress(file.filename, done, None)
             digests = {a: hasher.hexdigest() for a, hasher in hashers.items()}
             _check(request.allowed, file, digests)
-            strong = {a: digests[a] for a in STRONG_ALGORITHMS}
+            strong = {a: d for a, d in digests.items() if a in STRONG_ALGORITHMS}
             cached = self.cache.put(temp, file.filename, strong, file.url, file.origin)
         except BaseException:
             temp.unlink(missing_ok=True)  # gone already once put() has moved it
             raise
         return _archive(request.key, cached, file)
+
+
+def _judged_by(request: FetchRequest, files: Iterable[FileLink]) -> set[str]:
+    """The algorithms an archive of ``request`` is hashed with: sha256 (the cache's key),
+    the allowed ones, and every one its index advertises (md5 and sha1 included, as pip
+    checks them); nothing more, since each algorithm costs a pass over the bytes."""
+    algorithms = {"sha256", *(request.allowed.algorithms if request.allowed else ())}
+    algorithms.update(a for file in files for a in file.hashes if a in HEX_LENGTHS)
+    return algorithms
 
 
 def _check(

@@ -400,7 +400,7 @@ def _cached_links(cache: ArchiveCache, allowed: AllowedHashes | None) -> list[Fi
     """Cached archives whose (re-hashed) bytes the allowed set accepts."""
     links = []
     for digest in allowed.digests() if allowed else ():
-        hit = cache.get(digest.value) if digest.algorithm == "sha256" else None
+        hit = cache.get(digest.value, allowed.algorithms) if digest.algorithm == "sha256" else None
         if hit is None or allowed is None or not allowed.allows(hit.digests):
             continue
         try:

@@ -33,18 +33,27 @@ def put(cache: ArchiveCache, data: bytes = DATA, url: str = URL) -> CachedArchiv
     return cache.put(temp, "demo-1.0-py3-none-any.whl", digests, url, "https://files.example")
 
 
-def test_round_trip_rehashes_with_all_three_algorithms(cache: ArchiveCache) -> None:
+def test_round_trip_rehashes_with_the_algorithms_asked_for(cache: ArchiveCache) -> None:
     stored = put(cache)
     expected = cache.root / "archives" / SHA256[:2] / SHA256 / "demo-1.0-py3-none-any.whl"
     assert stored.path == expected
     assert expected.read_bytes() == DATA
     assert list((cache.root / "tmp").iterdir()) == []  # the temp files were moved, not copied
 
-    hit = cache.get(SHA256)
+    hit = cache.get(SHA256, ("sha384", "sha512"))
     assert hit == CachedArchive(
         expected, "demo-1.0-py3-none-any.whl", URL, "https://files.example", DIGESTS
     )
     assert cache.get("0" * 64) is None
+
+
+def test_only_sha256_unless_asked_and_a_later_ask_rehashes(cache: ArchiveCache) -> None:
+    put(cache)
+    first = cache.get(SHA256)
+    assert first is not None and first.digests == {"sha256": SHA256}
+    assert cache.get(SHA256) is first  # from memory
+    wider = cache.get(SHA256, ("sha512",))
+    assert wider is not None and wider.digests == {"sha256": SHA256, "sha512": DIGESTS["sha512"]}
 
 
 def test_origin_record(cache: ArchiveCache) -> None:
@@ -110,7 +119,7 @@ def test_concurrent_puts_of_the_same_archive(cache: ArchiveCache) -> None:
         results = list(pool.map(lambda _: put(cache), range(8)))
         hits = list(pool.map(lambda _: cache.get(SHA256), range(8)))
     assert {r.path for r in results} == {results[0].path}
-    assert all(hit is not None and hit.digests == DIGESTS for hit in hits)
+    assert all(hit is not None and hit.digests == {"sha256": SHA256} for hit in hits)
     assert sorted(p.name for p in results[0].path.parent.iterdir()) == [
         "demo-1.0-py3-none-any.whl",
         "origin.json",
