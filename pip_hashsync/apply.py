@@ -28,6 +28,7 @@ from pip_hashsync.sync import SyncPlan, http_settings, plan_sync
 from pip_hashsync.target import Target, cache_dir_for, create_venv, find_target
 from pip_hashsync.transaction import Transaction, locked, recover
 from pip_hashsync.uninstall import plan_removal
+from pip_hashsync.unpacked import UnpackedCache
 from pip_hashsync.urls import redact
 
 #: Called with (filename, bytes so far, total or None) while archives download.
@@ -120,7 +121,7 @@ def run(
             if plan.problems:
                 return _finish(outcome, started)
             archives = _fetch(plan, changes, cache, options, progress, outcome)
-            _transact(target, plan, changes, archives, options, outcome)
+            _transact(target, plan, changes, archives, options, outcome, cache)
             outcome.done = changes
     finally:
         cache.close()
@@ -177,6 +178,7 @@ def _transact(
     archives: dict[str, Archive],
     options: ApplyOptions,
     outcome: Outcome,
+    cache: ArchiveCache,
 ) -> None:
     """Stash what goes, install what comes (wheels in parallel), commit; then compile."""
     removals = [
@@ -189,7 +191,8 @@ def _transact(
             f"{removal.dist.name}: RECORD names {row}, outside the environment; left alone"
             for row in removal.skipped
         )
-    wheels = [_wheel(archives[a.key], plan) for a in changes if a.key in archives]
+    unpacked = None if options.no_cache else UnpackedCache(cache.root)
+    wheels = [_wheel(archives[a.key], plan, unpacked) for a in changes if a.key in archives]
     with Transaction(target) as transaction:
         for removal in removals:
             transaction.remove(removal)
@@ -203,7 +206,7 @@ def _transact(
             outcome.notices.append(warning)
 
 
-def _wheel(archive: Archive, plan: SyncPlan) -> WheelToInstall:
+def _wheel(archive: Archive, plan: SyncPlan, unpacked: UnpackedCache | None) -> WheelToInstall:
     url = plan.direct_urls.get(archive.key)
     direct_url = (
         {"url": redact(url.split("#", 1)[0]), "archive_info": {"hashes": dict(archive.digests)}}
@@ -215,4 +218,5 @@ def _wheel(archive: Archive, plan: SyncPlan) -> WheelToInstall:
         requested=True,
         provenance=Provenance(archive.filename, archive.digests["sha256"], archive.url),
         direct_url=direct_url,
+        unpacked=unpacked,
     )

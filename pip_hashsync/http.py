@@ -19,26 +19,28 @@ import netrc
 import os
 import posixpath
 import shutil
-import ssl
 import subprocess
 import threading
 import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
-from typing import BinaryIO
-
-import truststore
-import urllib3
-from urllib3.util import Retry, Timeout, make_headers
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pip_hashsync import __version__
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.urls import redact, url_to_path
+
+# urllib3, ssl and truststore take a third of the start-up time and a warm sync sends no
+# request at all: they are imported by the first request, not here.
+if TYPE_CHECKING:
+    import ssl
+
+    import urllib3
 
 #: Statuses retried with backoff, as pip retries them.
 RETRY_STATUSES = (500, 502, 503, 520, 527)
@@ -50,10 +52,6 @@ _CHUNK_SIZE = 256 * 1024
 _USER_AGENT = f"pip-hashsync/{__version__}"
 
 Credentials = tuple[str, str]
-
-# urllib3 warns on every unverified HTTPS request; those go only to --trusted-host hosts, which
-# the user chose not to verify (pip silences the same warning).
-warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
 
 @dataclass(frozen=True)
@@ -116,18 +114,7 @@ class HttpClient:
     def __init__(self, settings: HttpSettings = HttpSettings()) -> None:
         self.settings = settings
         self._auth = _Authenticator(settings)
-        self._retry = Retry(
-            total=settings.retries,
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=settings.backoff_factor,
-            raise_on_status=False,
-            redirect=False,
-        )
-        self._timeout = Timeout(connect=settings.timeout, read=settings.timeout)
-        self._proxies = _proxy_table(settings.proxy)
         self._trusted = [_host_and_port(entry) for entry in settings.trusted_hosts]
-        self._verified_context = _verified_context(settings.cert, settings.client_cert)
-        self._unverified_context = _unverified_context(settings.client_cert)
         self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
         self._lock = threading.Lock()
 
@@ -215,19 +202,21 @@ class HttpClient:
         *,
         preload: bool,
     ) -> urllib3.BaseHTTPResponse:
+        manager = self._manager_for(url)  # imports urllib3
+        import urllib3
+
         request_headers = {"User-Agent": _USER_AGENT, **headers}
         if credentials is not None:
-            request_headers.update(make_headers(basic_auth=":".join(credentials)))
+            request_headers.update(urllib3.make_headers(basic_auth=":".join(credentials)))
         try:
-            return self._manager_for(url).urlopen(
+            return manager.urlopen(
                 "GET",
                 url,
                 headers=request_headers,
-                retries=self._retry,
                 redirect=False,
-                timeout=self._timeout,
                 preload_content=preload,
                 decode_content=preload,
+                **self._request_options,
             )
         except urllib3.exceptions.MaxRetryError as exc:
             tries = self.settings.retries + 1
@@ -246,10 +235,35 @@ class HttpClient:
                 manager = self._managers[key] = self._new_manager(*key)
             return manager
 
+    @cached_property
+    def _request_options(self) -> dict[str, Any]:
+        """Retries and timeouts as pip's options set them (urllib3 objects, made once)."""
+        from urllib3.util import Retry, Timeout
+
+        retry = Retry(
+            total=self.settings.retries,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=self.settings.backoff_factor,
+            raise_on_status=False,
+            redirect=False,
+        )
+        timeout = Timeout(connect=self.settings.timeout, read=self.settings.timeout)
+        return {"retries": retry, "timeout": timeout}
+
+    @cached_property
+    def _proxies(self) -> dict[str, str]:
+        return _proxy_table(self.settings.proxy)
+
+    @cached_property
+    def _verified_context(self) -> ssl.SSLContext:
+        return _verified_context(self.settings.cert, self.settings.client_cert)
+
     def _proxy_for(self, parts: urllib.parse.SplitResult) -> str | None:
         proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
         if proxy is None:
             return None
+        import urllib.request
+
         # Only an environment table has a "no" entry (NO_PROXY); an explicit proxy is always used.
         # (The function is stdlib since Python 3.0, but missing from typeshed.)
         bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
@@ -262,7 +276,13 @@ class HttpClient:
         return any(host == h and port in (None, parts.port) for h, port in self._trusted)
 
     def _new_manager(self, proxy: str | None, verify: bool) -> urllib3.PoolManager:
-        context = self._verified_context if verify else self._unverified_context
+        import urllib3
+
+        _silence_unverified_warning()
+        if verify:
+            context = self._verified_context
+        else:
+            context = _unverified_context(self.settings.client_cert)
         cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
         if proxy is None:
             return urllib3.PoolManager(maxsize=_POOL_SIZE, ssl_context=context, cert_reqs=cert_reqs)
@@ -271,7 +291,7 @@ class HttpClient:
         if proxy_parts.username is not None:
             user = urllib.parse.unquote(proxy_parts.username)
             secret = urllib.parse.unquote(proxy_parts.password or "")
-            proxy_headers = make_headers(proxy_basic_auth=f"{user}:{secret}")
+            proxy_headers = urllib3.make_headers(proxy_basic_auth=f"{user}:{secret}")
             proxy_parts = proxy_parts._replace(netloc=proxy_parts.netloc.rpartition("@")[2])
         return urllib3.ProxyManager(
             urllib.parse.urlunsplit(proxy_parts),
@@ -431,6 +451,8 @@ def _proxy_table(proxy: str | None) -> dict[str, str]:
     """Proxy URL by scheme (and ``no`` for the bypass list): the environment's, none, or one
     proxy for every scheme (a bare ``host:port`` means http, as in pip)."""
     if proxy is None:
+        import urllib.request
+
         return urllib.request.getproxies_environment()
     if not proxy:
         return {}
@@ -444,8 +466,20 @@ def _host_and_port(entry: str) -> tuple[str, int | None]:
     return (parts.hostname or entry).lower(), parts.port
 
 
+def _silence_unverified_warning() -> None:
+    """urllib3 warns on every unverified HTTPS request; those go only to ``--trusted-host``
+    hosts, which the user chose not to verify (pip silences the same warning)."""
+    import urllib3
+
+    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+
+
 def _verified_context(cert: str | None, client_cert: str | None) -> ssl.SSLContext:
     """The system trust store (as pip uses it), plus ``--cert`` and ``--client-cert``."""
+    import ssl
+
+    import truststore
+
     context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cert:
         context.load_verify_locations(cert)
@@ -456,6 +490,8 @@ def _verified_context(cert: str | None, client_cert: str | None) -> ssl.SSLConte
 
 def _unverified_context(client_cert: str | None) -> ssl.SSLContext:
     """For trusted hosts: encrypted, not verified (a client certificate is still offered)."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -465,6 +501,8 @@ def _unverified_context(client_cert: str | None) -> ssl.SSLContext:
 
 
 def _chunks(response: urllib3.BaseHTTPResponse, url: str) -> Iterator[bytes]:
+    import urllib3
+
     try:
         yield from response.stream(_CHUNK_SIZE, decode_content=False)
     except urllib3.exceptions.HTTPError as exc:
@@ -493,6 +531,8 @@ def _status_error(url: str, response: urllib3.BaseHTTPResponse, *, auth_tried: s
 
 def _describe(exc: BaseException) -> str:
     """The useful part of a urllib3 error (its text starts with the connection's repr)."""
+    import urllib3
+
     text = str(exc)
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
         return text.partition("): ")[2] or text
@@ -529,5 +569,7 @@ def _read_local(url: str, path: Path) -> bytes:
 
 
 def _local_headers(path: Path) -> urllib3.HTTPHeaderDict:
+    import urllib3
+
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return urllib3.HTTPHeaderDict({"Content-Type": content_type})

@@ -5,7 +5,8 @@ directory; it writes no INSTALLER, REQUESTED or ``direct_url.json`` and keeps no
 what it wrote (libraries §1.3). So the destination here announces every path *before* the
 file is created (the transaction journals it, so a killed run can be undone) and the
 installation metadata is passed in as additional ``.dist-info`` files, which puts them in
-RECORD. Files are copied out of the archive, never linked to the cache (EC52).
+RECORD. Files are copied out of the archive, or out of its verified unpacked copy
+(:mod:`unpacked`), never linked to the cache (EC52).
 
 Everything interpreter-specific comes from the :class:`Target`, not from the running
 Python: shebangs and launchers name the target's python, and bytecode is compiled by the
@@ -27,12 +28,12 @@ from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry
-from installer.sources import WheelFile
 from installer.utils import copyfileobj_with_hashing, make_file_executable
 
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.installed import PROVENANCE_FILE, Provenance
 from pip_hashsync.target import Target
+from pip_hashsync.unpacked import LoadedFile, UnpackedCache, open_source
 
 if TYPE_CHECKING:
     from installer.scripts import LauncherKind
@@ -69,11 +70,13 @@ class WheelToInstall:
     provenance: Provenance
     #: PEP 610 record for a URL or path requirement (``archive_info.hashes``), else None.
     direct_url: Mapping[str, Any] | None = None
+    #: Where unpacked copies of archives are kept (None: ``--no-cache``).
+    unpacked: UnpackedCache | None = None
 
 
 def install_wheel(
-    target: Target, wheel: WheelToInstall, *, before_write: Callable[[Path], None]
-) -> list[Path]:
+    target: Target, wheel: WheelToInstall, *, before_write: Callable[[str], None]
+) -> list[str]:
     """Install ``wheel`` into ``target``; return every path written, RECORD included.
 
     ``before_write(path)`` is called with each absolute destination before the file is
@@ -82,7 +85,7 @@ def install_wheel(
     wheel's RECORD is checked for names only.
     """
     try:
-        with WheelFile.open(wheel.path) as source:
+        with open_source(wheel.path, wheel.provenance.sha256, wheel.unpacked) as source:
             source.validate_record(validate_contents=False)
             destination = _JournaledDestination(
                 before_write,
@@ -132,10 +135,10 @@ def compile_bytecode(target: Target, paths: Iterable[Path]) -> str | None:
 class _JournaledDestination(SchemeDictionaryDestination):
     """installer's destination, announcing each path before writing it and keeping a list."""
 
-    def __init__(self, before_write: Callable[[Path], None], **fields: Any) -> None:
+    def __init__(self, before_write: Callable[[str], None], **fields: Any) -> None:
         super().__init__(**fields)
         self.before_write = before_write
-        self.written: list[Path] = []
+        self.written: list[str] = []
         self._folders: set[str] = set()
 
     def write_to_fs(
@@ -149,17 +152,20 @@ class _JournaledDestination(SchemeDictionaryDestination):
         # a journaled path outside the target would be deleted by a rollback.
         if not file.startswith(os.path.join(root, "")):
             raise ValueError(f"the wheel would write {path} outside of {root}")
-        announced = Path(file)
-        self.before_write(announced)
-        self.written.append(announced)
+        self.before_write(file)
+        self.written.append(file)
         folder = os.path.dirname(file)
         if folder not in self._folders:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
         with open(file, "wb") as out:
-            digest, size = copyfileobj_with_hashing(stream, out, self.hash_algorithm)
+            if isinstance(stream, LoadedFile) and self.hash_algorithm == "sha256":
+                out.write(stream.data)
+                digest, size = stream.sha256, len(stream.data)
+            else:
+                digest, size = copyfileobj_with_hashing(stream, out, self.hash_algorithm)
         if is_executable:
-            make_file_executable(announced)
+            make_file_executable(Path(file))
         return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
 
 

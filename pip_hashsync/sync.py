@@ -398,10 +398,12 @@ def _installed_links(
 
 def _cached_links(cache: ArchiveCache, allowed: AllowedHashes | None) -> list[FileLink]:
     """Cached archives whose (re-hashed) bytes the allowed set accepts."""
-    links = []
-    for digest in allowed.digests() if allowed else ():
+    links: list[FileLink] = []
+    if not allowed:
+        return links
+    for digest in allowed.digests():
         hit = cache.get(digest.value, allowed.algorithms) if digest.algorithm == "sha256" else None
-        if hit is None or allowed is None or not allowed.allows(hit.digests):
+        if hit is None or not allowed.allows(hit.digests):
             continue
         try:
             name, version, tags, build = parse_filename(hit.filename)

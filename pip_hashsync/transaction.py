@@ -172,8 +172,10 @@ class Transaction:
         self._lock = threading.Lock()
         self._stashed = 0
         self._writes = 0
-        self._written: list[Path] = []
+        self._written: list[str] = []
         self._known_dirs: set[str] = set()
+        #: Folders this transaction created: a file in one of them cannot be in the way.
+        self._new_dirs: set[str] = set()
         self._fault = _read_fault()
         try:
             self._dir.mkdir(exist_ok=True)
@@ -218,6 +220,7 @@ class Transaction:
                 with contextlib.suppress(FileNotFoundError):  # listed twice, already moved
                     os.replace(path, stash)
             self._known_dirs.clear()
+            self._new_dirs.clear()
             prune_empty_dirs(self._target, {path.parent for path in removal.files})
 
     def install(self, wheel: WheelToInstall) -> None:
@@ -227,7 +230,7 @@ class Transaction:
     def written_python_files(self) -> list[Path]:
         """The ``.py`` files installed so far, for bytecode compilation."""
         with self._lock:
-            return [path for path in self._written if path.suffix == ".py"]
+            return [Path(path) for path in self._written if path.endswith(".py")]
 
     def commit(self) -> None:
         """Make the changes final; once the commit entry is on disk, a killed run is
@@ -245,21 +248,23 @@ class Transaction:
         _undo(_read_journal(self._journal_path), self._target)
         _clean_up(self._dir)
 
-    def _before_write(self, path: Path) -> None:
+    def _before_write(self, path: str) -> None:
         """Log a file before the installer creates it; create its missing folders (logged,
         and here under the lock, so that threads never race to create one), and stash
         whatever is already at its place."""
         with self._lock:
-            missing = self._missing_dirs(str(path.parent))
+            folder = os.path.dirname(path)
+            missing = self._missing_dirs(folder)
             if missing:
                 self._log([{"op": "mkdir", "path": d} for d in missing])
-                for folder in missing:
-                    os.mkdir(folder)
-            if os.path.lexists(path):
+                for new in missing:
+                    os.mkdir(new)
+                self._new_dirs.update(missing)
+            if folder not in self._new_dirs and os.path.lexists(path):
                 stash = self._next_stash()
-                self._log([{"op": "move", "path": str(path), "stash": stash}], sync=True)
+                self._log([{"op": "move", "path": path, "stash": stash}], sync=True)
                 os.replace(path, stash)
-            self._log([{"op": "write", "path": str(path)}])
+            self._log([{"op": "write", "path": path}])
             self._written.append(path)
             self._writes += 1
             if self._fault is not None and self._writes == self._fault[1]:
