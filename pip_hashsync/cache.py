@@ -60,6 +60,7 @@ class ArchiveCache:
         self._archives = self.root / "archives"
         self._tmp = self.root / "tmp"
         self._verified: dict[str, tuple[tuple[int, int], CachedArchive]] = {}
+        self._listed: dict[str, frozenset[str]] = {}
 
     def get(self, sha256: str, algorithms: Iterable[str] = ()) -> CachedArchive | None:
         """The archive whose sha256 is ``sha256``, re-hashed by this run with sha256 and
@@ -72,6 +73,8 @@ class ArchiveCache:
         """
         if len(sha256) != 64 or not set(sha256) <= _HEX:
             return None  # an index's advertised value is not trusted to be a path part
+        if sha256 not in self._listing(sha256[:2]):
+            return None
         entry = self._entry(sha256)
         try:
             record = json.loads((entry / _ORIGIN).read_text(encoding="utf-8"))
@@ -114,6 +117,7 @@ class ArchiveCache:
         """
         entry = self._entry(digests["sha256"])
         entry.mkdir(parents=True, exist_ok=True)
+        self._listed.pop(digests["sha256"][:2], None)
         path = entry / _checked_filename(filename)
         _replace(temp, path)
         record = {"filename": filename, "url": url and redact(url), "origin": origin}
@@ -130,6 +134,19 @@ class ArchiveCache:
 
     def _entry(self, sha256: str) -> Path:
         return self._archives / sha256[:2] / sha256
+
+    def _listing(self, prefix: str) -> frozenset[str]:
+        """The entries under one two-letter folder, listed once per run: a lock file names
+        a thousand archives for other platforms, and one listing is cheaper than a thousand
+        failed opens. An entry another process adds meanwhile is only a missed hit."""
+        listed = self._listed.get(prefix)
+        if listed is None:
+            try:
+                listed = frozenset(os.listdir(self._archives / prefix))
+            except OSError:
+                listed = frozenset()
+            self._listed[prefix] = listed
+        return listed
 
 
 def _checked_filename(filename: str) -> str:

@@ -25,7 +25,6 @@ import urllib.parse
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
@@ -115,8 +114,14 @@ class HttpClient:
         self.settings = settings
         self._auth = _Authenticator(settings)
         self._trusted = [_host_and_port(entry) for entry in settings.trusted_hosts]
-        self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
+        #: By (proxy, verify TLS, TLS needed at all).
+        self._managers: dict[tuple[str | None, bool, bool], urllib3.PoolManager] = {}
         self._lock = threading.Lock()
+        # Set up by the first request, under the lock (see the note on imports above).
+        self._ready = False
+        self._proxies: dict[str, str] = {}
+        self._request_options: dict[str, Any] = {}
+        self._verified: ssl.SSLContext | None = None
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
         """The whole body of ``url``; raise :class:`NetworkError` for status >= 400."""
@@ -228,16 +233,23 @@ class HttpClient:
     def _manager_for(self, url: str) -> urllib3.PoolManager:
         """The shared pool for this URL's proxy and TLS verification, made on first use."""
         parts = urllib.parse.urlsplit(url)
-        key = (self._proxy_for(parts), not self._is_trusted(parts))
         with self._lock:
+            if not self._ready:
+                self._proxies = _proxy_table(self.settings.proxy)
+                self._request_options = self._make_request_options()
+                self._ready = True
+            proxy = self._proxy_for(parts)
+            # Plain http without a proxy needs no TLS context (the system trust store takes
+            # 50 ms to load): a loopback or intranet index never pays for one.
+            tls = parts.scheme == "https" or proxy is not None
+            key = (proxy, not self._is_trusted(parts), tls)
             manager = self._managers.get(key)
             if manager is None:
                 manager = self._managers[key] = self._new_manager(*key)
             return manager
 
-    @cached_property
-    def _request_options(self) -> dict[str, Any]:
-        """Retries and timeouts as pip's options set them (urllib3 objects, made once)."""
+    def _make_request_options(self) -> dict[str, Any]:
+        """Retries and timeouts as pip's options set them, as urllib3 objects."""
         from urllib3.util import Retry, Timeout
 
         retry = Retry(
@@ -249,14 +261,6 @@ class HttpClient:
         )
         timeout = Timeout(connect=self.settings.timeout, read=self.settings.timeout)
         return {"retries": retry, "timeout": timeout}
-
-    @cached_property
-    def _proxies(self) -> dict[str, str]:
-        return _proxy_table(self.settings.proxy)
-
-    @cached_property
-    def _verified_context(self) -> ssl.SSLContext:
-        return _verified_context(self.settings.cert, self.settings.client_cert)
 
     def _proxy_for(self, parts: urllib.parse.SplitResult) -> str | None:
         proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
@@ -275,14 +279,15 @@ class HttpClient:
         host = (parts.hostname or "").lower()
         return any(host == h and port in (None, parts.port) for h, port in self._trusted)
 
-    def _new_manager(self, proxy: str | None, verify: bool) -> urllib3.PoolManager:
+    def _new_manager(self, proxy: str | None, verify: bool, tls: bool) -> urllib3.PoolManager:
         import urllib3
 
+        if not tls:
+            return urllib3.PoolManager(maxsize=_POOL_SIZE)
         _silence_unverified_warning()
-        if verify:
-            context = self._verified_context
-        else:
-            context = _unverified_context(self.settings.client_cert)
+        if self._verified is None:
+            self._verified = _verified_context(self.settings.cert, self.settings.client_cert)
+        context = self._verified if verify else _unverified_context(self.settings.client_cert)
         cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
         if proxy is None:
             return urllib3.PoolManager(maxsize=_POOL_SIZE, ssl_context=context, cert_reqs=cert_reqs)
@@ -296,7 +301,7 @@ class HttpClient:
         return urllib3.ProxyManager(
             urllib.parse.urlunsplit(proxy_parts),
             proxy_headers=proxy_headers,
-            proxy_ssl_context=self._verified_context,
+            proxy_ssl_context=self._verified,
             maxsize=_POOL_SIZE,
             ssl_context=context,
             cert_reqs=cert_reqs,
