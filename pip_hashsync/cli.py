@@ -281,10 +281,14 @@ def _run_sync(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _print_plan(request, args.format)
     if not args.no_cache:
-        from pip_hashsync.fastpath import synced_count
-        from pip_hashsync.target import cache_dir_for
+        from pip_hashsync.receipt import receipt_count
 
-        count = synced_count(request, cache_dir_for(request.pip_options))
+        count = receipt_count(request)
+        if count is None:
+            from pip_hashsync.fastpath import synced_count
+            from pip_hashsync.target import cache_dir_for
+
+            count = synced_count(request, cache_dir_for(request.pip_options))
         if count is not None:
             if args.verbose >= 0:
                 print(f"nothing to do: {count} distribution(s) already match")

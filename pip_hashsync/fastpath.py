@@ -23,11 +23,14 @@ from pip_hashsync import hashmode
 from pip_hashsync.errors import HashsyncError
 from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.installed import InstalledDist, protected_closure, scan
+from pip_hashsync.receipt import write_receipt
 from pip_hashsync.reqfile import Kind, Requirement, RequirementSet
 from pip_hashsync.request import SyncRequest, read_request
 from pip_hashsync.target import Target, find_target, protected_names
 
 _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+#: A marker that is one extra and nothing else, the usual form of an optional dependency.
+_ONLY_EXTRA = re.compile(r"""\s*extra\s*==\s*(["'])([^"']*)\1\s*""")
 
 
 def already_synced(
@@ -83,12 +86,17 @@ def _unlisted_dependencies(
     listed; None if its metadata cannot be read. Only requirements on unlisted names are
     parsed (a full parse of every Requires-Dist costs more than the rest of a no-op)."""
     envs: list[dict[str, str]] | None = None
+    wanted_extras = {canonicalize_name(e) for e in extras}
     for text in dist.requires():
         match = _NAME.match(text)
         if match is None:
             return None
         if canonicalize_name(match.group(1)) in listed:
             continue
+        requirement_part, _, marker = text.partition(";")
+        only_extra = _ONLY_EXTRA.fullmatch(marker) if "@" not in requirement_part else None
+        if only_extra and canonicalize_name(only_extra.group(2)) not in wanted_extras:
+            continue  # an extra not asked for: no need to parse it
         try:
             requirement = PackagingRequirement(text)
         except InvalidRequirement:
@@ -130,5 +138,8 @@ def synced_count(request: SyncRequest, cache_dir: Path) -> int | None:
     if already_synced(
         lines, mode, target, installed, protected, trust_installed=request.trust_installed
     ):
+        write_receipt(
+            request, lines.read_files, target.executable, target.site_dirs(), len(installed)
+        )
         return len(installed)
     return None

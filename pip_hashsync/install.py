@@ -30,8 +30,9 @@ from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry
 from installer.utils import copyfileobj_with_hashing, make_file_executable
 
+from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.errors import ExitCode, HashsyncError
-from pip_hashsync.installed import PROVENANCE_FILE, Provenance
+from pip_hashsync.installed import Provenance
 from pip_hashsync.target import Target
 from pip_hashsync.unpacked import LoadedFile, UnpackedCache, open_source
 

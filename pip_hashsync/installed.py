@@ -19,11 +19,8 @@ from typing import Any
 
 from packaging.utils import InvalidName, canonicalize_name
 
+from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.hashes import InvalidDigest, check_hex
-
-#: Our record of the archive a distribution was installed from, inside its ``.dist-info``.
-#: Content: ``{"archive": filename, "sha256": hex, "url": url-without-credentials}``.
-PROVENANCE_FILE = "pip_hashsync.json"
 
 _SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
 

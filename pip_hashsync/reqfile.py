@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import enum
+import hashlib
 import locale
 import optparse
 import os
@@ -193,6 +194,8 @@ class RequirementSet:
     warnings: list[str] = field(default_factory=list)
     #: Option lines that carry ``--hash`` but no requirement (EC5).
     stray_hashes: list[Source] = field(default_factory=list)
+    #: Every file read, by absolute path or URL: the sha256 of its bytes (None for a URL).
+    read_files: dict[str, str | None] = field(default_factory=dict)
 
     def all_lines(self) -> list[Requirement]:
         return [*self.requirements, *self.constraints]
@@ -383,6 +386,12 @@ def parse_line_options(options_text: str) -> tuple[dict[str, Any], list[str]]:
             words = shlex.split(options_text)
         except ValueError:
             raise LineSyntaxError(f"Could not split options: {options_text}") from None
+    if words and all(word.startswith("--hash=") for word in words):
+        # A lock line's usual options, with optparse's result and messages, 10x faster.
+        try:
+            return {"hashes": [parse_hash_option(w[7:], option="--hash") for w in words]}, []
+        except InvalidDigest as exc:
+            raise LineSyntaxError(str(exc)) from None
     values, leftover = _LINE_PARSER.parse_args(words, optparse.Values())
     return {k: v for k, v in vars(values).items() if v}, leftover
 
@@ -668,7 +677,8 @@ class RequirementsReader:
         ancestors = {**ancestors, identity: included_at.path if included_at else None}
         kind = "constraints" if constraint else "requirements"
         try:
-            text = decode(self._load(path), path, result.warnings.append)
+            data = self._load(path)
+            text = decode(data, path, result.warnings.append)
         except (OSError, UnreadableFile) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if isinstance(exc, IsADirectoryError):
@@ -677,6 +687,8 @@ class RequirementsReader:
                 Problem("file", f"Could not read {kind} file {path}: {reason}", included_at)
             )
             return
+        remote = identity == path and _URL_FILE_SCHEME_RE.match(path)
+        result.read_files[identity] = None if remote else hashlib.sha256(data).hexdigest()
         for number, line in logical_lines(text, self._environ):
             self._read_line(result, Source(path, number), line, constraint, ancestors)
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from distbuilder import build_wheel, sha256_of
 
+from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.errors import ExitCode
 from pip_hashsync.install import InstallError, WheelToInstall, compile_bytecode, install_wheel
-from pip_hashsync.installed import PROVENANCE_FILE, Provenance, scan
+from pip_hashsync.installed import Provenance, scan
 from pip_hashsync.target import Target, introspect
 from pip_hashsync.transaction import Transaction
 from pip_hashsync.uninstall import UninstallRefused, plan_removal

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from helpers import SHA_A, write
 
-from pip_hashsync.installed import PROVENANCE_FILE, Provenance, scan
+from pip_hashsync import PROVENANCE_FILE
+from pip_hashsync.installed import Provenance, scan
 from pip_hashsync.target import create_venv, find_target
 
 URL = "https://files.example/tiny/Foo_Bar-1.0-py3-none-any.whl"

@@ -22,8 +22,8 @@ from distbuilder import build_wheel, sha256_of
 from helpers import write
 from indexserver import IndexServer
 
+from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.cli import main
-from pip_hashsync.installed import PROVENANCE_FILE
 
 PY_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 #: A version 2.0 of ``alpha`` with enough files to stop a run part-way through.

@@ -20,8 +20,8 @@ from distbuilder import build_sdist, build_wheel, sha256_of
 from helpers import SHA_A, write
 from indexserver import IndexServer
 
+from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.cli import main
-from pip_hashsync.installed import PROVENANCE_FILE
 
 PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
 PY_TAG = f"py{sys.version_info[0]}{sys.version_info[1]}"

@@ -1,0 +1,149 @@
+"""A receipt of the last no-op, so that the next one is answered without parsing anything.
+
+Deciding that a sync would change nothing (:mod:`fastpath`) costs most of a no-op run, and
+half of that is importing and running packaging's parser. When that check answers "synced"
+for a ``--venv``, it leaves ``.pip-hashsync-receipt.json`` in the venv, naming everything the
+answer rested on:
+
+- the request as parsed from the command line, the working folder, the tool's version and
+  every ``PIP_*`` variable;
+- the bytes (sha256) of every requirements and constraints file read, included ones too;
+- the environment: the interpreter's file, ``pyvenv.cfg``, each site directory, and in each,
+  every ``.dist-info`` folder with its ``METADATA`` and provenance file (size and mtime).
+
+The next run with the same request compares these first, with a few dozen ``stat`` calls and
+no import beyond the standard library; any difference, or any doubt, runs the full check.
+Adding, removing or renaming anything in a site directory changes the directory's mtime, and
+any install rewrites ``METADATA``. A receipt is written only when the newest of those times
+is older than a file system's timestamp resolution could hide, so that a change made just
+after it cannot carry the same time. What the full check does not look at (a file edited
+inside an installed package) the receipt does not either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+
+from pip_hashsync import PROVENANCE_FILE, __version__
+from pip_hashsync.request import SyncRequest
+
+RECEIPT_FILE = ".pip-hashsync-receipt.json"
+_FORMAT = 1
+#: How old the newest stamp must be: above the coarse clock tick that Linux uses for file
+#: times (at most 10 ms); 2 s on file systems that store whole seconds only.
+_SETTLED_NS = 50_000_000
+_SETTLED_WHOLE_SECONDS_NS = 2_000_000_000
+
+Stamp = list[int] | None
+
+
+def receipt_count(request: SyncRequest) -> int | None:
+    """The number of installed distributions the receipt in ``request.venv`` vouches for, or
+    None when there is none or anything it rests on has changed."""
+    if not request.venv or request.python:
+        return None
+    try:
+        with open(os.path.join(request.venv, RECEIPT_FILE), "rb") as file:
+            receipt = json.load(file)
+        if receipt.get("key") != _key(request) or not _same_files(receipt["files"]):
+            return None
+        environment = _environment(request.venv, receipt["executable"], receipt["site_dirs"])
+        if environment is None or environment != receipt["environment"]:
+            return None
+        return int(receipt["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_receipt(
+    request: SyncRequest,
+    files: Mapping[str, str | None],
+    executable: str,
+    site_dirs: Sequence[str],
+    count: int,
+) -> None:
+    """Record that ``request`` found ``count`` distributions synced; ``files`` maps every
+    file read to the sha256 of its bytes (None: not a local file, no receipt then). Quietly
+    does nothing when the receipt could not be trusted or written."""
+    if not request.venv or request.python or any(v is None for v in files.values()):
+        return
+    environment = _environment(request.venv, executable, site_dirs)
+    if environment is None or not _settled(environment):
+        return
+    receipt = {
+        "format": _FORMAT,
+        "key": _key(request),
+        "files": files,
+        "executable": executable,
+        "site_dirs": list(site_dirs),
+        "environment": environment,
+        "count": count,
+    }
+    path = os.path.join(request.venv, RECEIPT_FILE)
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temp, "w", encoding="utf-8") as file:
+            json.dump(receipt, file)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+
+def _key(request: SyncRequest) -> str:
+    """Everything outside the files and the environment that the answer depended on."""
+    variables = sorted((k, v) for k, v in os.environ.items() if k.startswith("PIP_"))
+    text = repr((_FORMAT, __version__, os.getcwd(), repr(request), variables))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _same_files(files: Mapping[str, str]) -> bool:
+    for path, digest in files.items():
+        with open(path, "rb") as file:
+            if hashlib.sha256(file.read()).hexdigest() != digest:
+                return False
+    return True
+
+
+def _environment(venv: str, executable: str, site_dirs: Sequence[str]) -> dict[str, Stamp] | None:
+    """The stamps of the interpreter, ``pyvenv.cfg`` and the installed distributions, by
+    path; None when the environment holds something stamps cannot vouch for (an
+    ``.egg-link`` points to metadata elsewhere)."""
+    paths = [executable, os.path.join(venv, "pyvenv.cfg")]
+    for site_dir in site_dirs:
+        paths.append(site_dir)
+        try:
+            names = sorted(os.listdir(site_dir))
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".egg-link"):
+                return None
+            if name.endswith((".dist-info", ".egg-info")):
+                folder = os.path.join(site_dir, name)
+                paths += [folder, os.path.join(folder, "METADATA")]
+                paths.append(os.path.join(folder, PROVENANCE_FILE))
+    return {path: _stamp(path) for path in paths}
+
+
+def _stamp(path: str) -> Stamp:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns]
+
+
+def _settled(environment: Mapping[str, Stamp]) -> bool:
+    """Whether the newest stamp is old enough that a later change gets a later time."""
+    times = [stamp[1] for stamp in environment.values() if stamp is not None]
+    if not times:
+        return False
+    whole_seconds = all(t % 1_000_000_000 == 0 for t in times)
+    needed = _SETTLED_WHOLE_SECONDS_NS if whole_seconds else _SETTLED_NS
+    return time.time_ns() - max(times) >= needed
