@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from indexserver import IndexServer
 
 from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.cli import main
+from pip_hashsync.receipt import RECEIPT_FILE
 
 PY_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 #: A version 2.0 of ``alpha`` with enough files to stop a run part-way through.
@@ -31,7 +33,7 @@ MANY_FILES = {"alpha/__init__.py": '__version__ = "2.0"\n'} | {
     f"alpha/m{i}.py": "" for i in range(9)
 }
 #: Files a run may leave behind on purpose (the lock file).
-IGNORED = (".pip-hashsync.lock",)
+IGNORED = (".pip-hashsync.lock", RECEIPT_FILE)
 
 
 def make_venv(path: Path) -> Path:
@@ -397,3 +399,35 @@ def test_changing_one_pin_reads_no_other_archive(
     assert "replaced 1, kept 1" in out
     assert all("alpha" not in path for _, path in index_server.requests)
     assert imports(venv, "beta") == "2.0"
+
+
+def test_a_repeated_no_op_answers_from_the_receipt_until_something_changes(
+    sync: Sync, venv: Path, index_server: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alpha = build_wheel(index_server.root, "alpha", "1.0", requires=["beta"])
+    beta = build_wheel(index_server.root, "beta", "2.0")
+    write(Path("requirements.txt"), lock_for(alpha, beta))
+    assert sync("requirements.txt")[0] == 0
+    time.sleep(0.1)  # older than a file-time tick: a receipt may be written
+    assert sync("requirements.txt")[1].startswith("nothing to do")
+    assert (venv / RECEIPT_FILE).is_file()
+
+    def full_check(*args: object) -> None:
+        raise AssertionError("the receipt should have answered")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("pip_hashsync.fastpath.synced_count", full_check)
+        assert sync("requirements.txt")[1].startswith("nothing to do: 2 distribution(s)")
+
+    shutil.rmtree(site_packages(venv) / "beta-2.0.dist-info")  # as another tool would
+    code, out, _ = sync("requirements.txt")
+    assert code == 0 and "installed 1" in out
+
+    time.sleep(0.1)
+    assert sync("requirements.txt")[1].startswith("nothing to do")
+    write(Path("requirements.txt"), lock_for(alpha, beta, extra="# a comment changes the bytes"))
+    with monkeypatch.context() as patched:
+        patched.setattr("pip_hashsync.fastpath.synced_count", lambda *args: None)
+        code, out, _ = sync("requirements.txt")
+    assert not out.startswith("nothing to do")  # the full path ran: it has nothing to change
+    assert code == 0 and "kept 2" in out
