@@ -31,7 +31,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pip_hashsync import __version__
-from pip_hashsync.errors import ExitCode, HashsyncError
+from pip_hashsync.errors import ExitCode, HashsyncError, InputError
 from pip_hashsync.urls import redact, url_to_path
 
 # urllib3, ssl and truststore take a third of the start-up time and a warm sync sends no
@@ -285,9 +285,14 @@ class HttpClient:
         if not tls:
             return urllib3.PoolManager(maxsize=_POOL_SIZE)
         _silence_unverified_warning()
-        if self._verified is None:
-            self._verified = _verified_context(self.settings.cert, self.settings.client_cert)
-        context = self._verified if verify else _unverified_context(self.settings.client_cert)
+        try:
+            if self._verified is None:
+                self._verified = _verified_context(self.settings.cert, self.settings.client_cert)
+            context = self._verified if verify else _unverified_context(self.settings.client_cert)
+        except OSError as exc:  # ssl.SSLError is one too
+            files = [f"--cert {self.settings.cert}", f"--client-cert {self.settings.client_cert}"]
+            given = " and ".join(f for f in files if not f.endswith(" None"))
+            raise InputError(f"Cannot use {given}: {exc.strerror or exc}") from None
         cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
         if proxy is None:
             return urllib3.PoolManager(maxsize=_POOL_SIZE, ssl_context=context, cert_reqs=cert_reqs)

@@ -19,7 +19,7 @@ import pytest
 from distbuilder import build_wheel, sha256_of
 from indexserver import JSON_TYPE, IndexServer
 
-from pip_hashsync.errors import ExitCode
+from pip_hashsync.errors import ExitCode, InputError
 from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.urls import path_to_url
 
@@ -321,5 +321,25 @@ def test_client_certificate(pki: Path, dist_dir: Path) -> None:
             HttpClient(settings).get(f"{server.index_url}/")
         settings = replace(settings, client_cert=str(pki / "client-bundle.pem"))
         assert HttpClient(settings).get(f"{server.index_url}/").status == 200
+    finally:
+        server.stop()
+
+
+def test_unusable_tls_files_are_an_input_error_not_a_traceback(
+    pki: Path, dist_dir: Path, tmp_path: Path
+) -> None:
+    """The TLS context is made by the first https request (a warm sync sends none)."""
+    server = https_server(pki, dist_dir)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    try:
+        for settings, named in [
+            (HttpSettings(retries=0, cert=str(tmp_path / "missing.pem")), "--cert"),
+            (HttpSettings(retries=0, client_cert=str(garbage)), "--client-cert"),
+        ]:
+            client = HttpClient(settings)  # nothing is loaded yet
+            with pytest.raises(InputError, match=f"Cannot use {named} ") as info:
+                client.get(f"{server.index_url}/")
+            assert info.value.exit_code == ExitCode.BAD_INPUT
     finally:
         server.stop()
