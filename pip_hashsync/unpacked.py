@@ -78,17 +78,18 @@ class UnpackedCache:
         existing = entry if entry.is_dir() else None
         filling = None
         if existing is None:
-            self._tmp.mkdir(parents=True, exist_ok=True)
-            filling = Path(tempfile.mkdtemp(dir=self._tmp, prefix="unpack-"))
+            with contextlib.suppress(OSError):  # an unwritable cache only costs speed
+                self._tmp.mkdir(parents=True, exist_ok=True)
+                filling = Path(tempfile.mkdtemp(dir=self._tmp, prefix="unpack-"))
         try:
             with zipfile.ZipFile(archive) as opened:
                 source = CopyingSource(opened, existing, filling)
                 yield source
             if source.changed and existing is not None:
                 shutil.rmtree(existing, ignore_errors=True)
-            if filling is not None:
-                entry.parent.mkdir(parents=True, exist_ok=True)
+            if filling is not None and not source.fill_failed:
                 with contextlib.suppress(OSError):  # another run put it in place first
+                    entry.parent.mkdir(parents=True, exist_ok=True)
                     os.rename(filling, entry)
         finally:
             if filling is not None:
@@ -120,6 +121,9 @@ class CopyingSource(WheelFile):
         self._made: set[str] = set()
         #: Some member of the entry ``read_from`` did not match RECORD.
         self.changed = False
+        #: Writing into ``fill`` failed (a full disk, say): the entry is not kept, and the
+        #: install goes on, since the cache only makes the next one faster.
+        self.fill_failed = False
 
     def get_contents(self) -> Iterator[WheelContentElement]:
         """Every member, in archive order, with its RECORD row and executable bit."""
@@ -153,14 +157,23 @@ class CopyingSource(WheelFile):
             self.changed = self.changed or data is not None
         data = self._archive.read(item)
         digest = record_digest(data)
-        if self._fill is not None and (target := _inside(self._fill, item.filename)):
+        if self._fill is not None and not self.fill_failed:
+            self._keep_copy(item.filename, data)
+        return LoadedFile(data, digest)
+
+    def _keep_copy(self, member: str, data: bytes) -> None:
+        target = _inside(self._fill, member) if self._fill else None
+        if target is None:
+            return  # a name leading out: the install refuses it anyway
+        try:
             folder = os.path.dirname(target)
             if folder not in self._made:
                 os.makedirs(folder, exist_ok=True)
                 self._made.add(folder)
             with open(target, "wb") as file:
                 file.write(data)
-        return LoadedFile(data, digest)
+        except OSError:
+            self.fill_failed = True
 
 
 def _inside(folder: Path, member: str) -> str | None:
