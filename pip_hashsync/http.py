@@ -118,7 +118,6 @@ class HttpClient:
         self._managers: dict[tuple[str | None, bool, bool], urllib3.PoolManager] = {}
         self._lock = threading.Lock()
         # Set up by the first request, under the lock (see the note on imports above).
-        self._ready = False
         self._proxies: dict[str, str] = {}
         self._request_options: dict[str, Any] = {}
         self._verified: ssl.SSLContext | None = None
@@ -234,10 +233,9 @@ class HttpClient:
         """The shared pool for this URL's proxy and TLS verification, made on first use."""
         parts = urllib.parse.urlsplit(url)
         with self._lock:
-            if not self._ready:
+            if not self._request_options:
                 self._proxies = _proxy_table(self.settings.proxy)
                 self._request_options = self._make_request_options()
-                self._ready = True
             proxy = self._proxy_for(parts)
             # Plain http without a proxy needs no TLS context (the system trust store takes
             # 50 ms to load): a loopback or intranet index never pays for one.

@@ -34,6 +34,7 @@ from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.installed import Provenance
 from pip_hashsync.target import Target
+from pip_hashsync.uninstall import is_inside
 from pip_hashsync.unpacked import LoadedFile, UnpackedCache, open_source
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ class _JournaledDestination(SchemeDictionaryDestination):
         file = os.path.abspath(os.path.join(root, path))
         # installer checks containment too, but only after we would have announced the path:
         # a journaled path outside the target would be deleted by a rollback.
-        if not file.startswith(os.path.join(root, "")):
+        if not is_inside(file, [root]):
             raise ValueError(f"the wheel would write {path} outside of {root}")
         self.before_write(file)
         self.written.append(file)

@@ -317,11 +317,15 @@ def _append(parser: optparse.OptionParser, dest: str, value: object) -> None:
 def _store_hash(
     option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser
 ) -> None:
+    _append(parser, "hashes", _hash_option(value))
+
+
+def _hash_option(value: str) -> Digest:
+    """One ``--hash`` value, or :class:`LineSyntaxError` saying what is wrong with it."""
     try:
-        digest = parse_hash_option(value, option="--hash")
+        return parse_hash_option(value, option="--hash")
     except InvalidDigest as exc:
         raise LineSyntaxError(str(exc)) from None
-    _append(parser, "hashes", digest)
 
 
 def _store_config_setting(
@@ -388,10 +392,7 @@ def parse_line_options(options_text: str) -> tuple[dict[str, Any], list[str]]:
             raise LineSyntaxError(f"Could not split options: {options_text}") from None
     if words and all(word.startswith("--hash=") for word in words):
         # A lock line's usual options, with optparse's result and messages, 10x faster.
-        try:
-            return {"hashes": [parse_hash_option(w[7:], option="--hash") for w in words]}, []
-        except InvalidDigest as exc:
-            raise LineSyntaxError(str(exc)) from None
+        return {"hashes": [_hash_option(word[7:]) for word in words]}, []
     values, leftover = _LINE_PARSER.parse_args(words, optparse.Values())
     return {k: v for k, v in vars(values).items() if v}, leftover
 

@@ -36,6 +36,8 @@ from typing import BinaryIO, cast
 from installer.records import parse_record_file
 from installer.sources import WheelContentElement, WheelFile
 
+from pip_hashsync.uninstall import is_inside
+
 #: Larger members are streamed from the archive and not kept unpacked: they are read whole
 #: into memory to be checked before a byte of them is written.
 MAX_MEMBER_SIZE = 64 * 1024 * 1024
@@ -179,4 +181,4 @@ class CopyingSource(WheelFile):
 def _inside(folder: Path, member: str) -> str | None:
     """Where ``member`` lives under ``folder``, or None when its name would lead out."""
     path = os.path.abspath(os.path.join(folder, member))
-    return path if path.startswith(os.path.join(folder, "")) else None
+    return path if is_inside(path, [str(folder)]) else None
