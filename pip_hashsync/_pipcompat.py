@@ -8,13 +8,18 @@ package imports pip.
 
 from __future__ import annotations
 
-import inspect
 import ntpath
 import os
 import posixpath
 import re
 import sys
 from collections.abc import Callable, Mapping
+
+#: The variables besides ``PIP_CONFIG_FILE`` that decide where :func:`config_files` looks.
+CONFIG_LOCATION_VARIABLES = (
+    "HOME", "USERPROFILE", "APPDATA", "ALLUSERSPROFILE",
+    "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_HOME", "XDG_DATA_DIRS",
+)  # fmt: skip
 
 #: pip's configuration file name on this platform.
 CONFIG_BASENAME = "pip.ini" if sys.platform == "win32" else "pip.conf"
@@ -26,16 +31,17 @@ _HOMEBREW_PYTHON = re.compile(
 
 
 def config_files(
-    site_prefix: str, *, environ: Mapping[str, str] = os.environ, isolated: bool = False
+    site_prefix: str | None, *, environ: Mapping[str, str] = os.environ, isolated: bool = False
 ) -> list[tuple[str, str]]:
     """pip's configuration files as ``(kind, path)`` in load order: later files override.
 
     ``kind`` is ``"global"``, ``"user"``, ``"site"`` or ``"env"``. The site file is the
     one in ``site_prefix``, the target's ``sys.prefix``, because ``pip --python`` runs pip
-    inside the target. Files are listed whether they exist or not (as ``pip config debug``
-    shows them). ``PIP_CONFIG_FILE`` is read from ``environ``: ``os.devnull`` means no file
-    at all; an existing file is loaded last and the user files are skipped. ``isolated``
-    (pip's ``--isolated``) skips the user files too.
+    inside the target; None leaves it out (the target is not known yet). Files are listed
+    whether they exist or not (as ``pip config debug`` shows them). ``PIP_CONFIG_FILE`` is
+    read from ``environ``: ``os.devnull`` means no file at all; an existing file is loaded
+    last and the user files are skipped. ``isolated`` (pip's ``--isolated``) skips the
+    user files too.
 
     >>> config_files("/venv", environ={"PIP_CONFIG_FILE": os.devnull})
     []
@@ -50,7 +56,8 @@ def config_files(
         legacy_dir = os.path.join(_home(sys.platform, environ), legacy)
         files.append(("user", os.path.join(legacy_dir, CONFIG_BASENAME)))
         files.append(("user", os.path.join(user_dir, CONFIG_BASENAME)))
-    files.append(("site", os.path.join(site_prefix, CONFIG_BASENAME)))
+    if site_prefix is not None:
+        files.append(("site", os.path.join(site_prefix, CONFIG_BASENAME)))
     if env_file:
         files.append(("env", env_file))
     return files
@@ -87,6 +94,8 @@ def _pip_config_dirs() -> tuple[list[str], str] | None:
 
 def _accepts_appname(function: Callable[..., object]) -> bool:
     """True when ``function("pip")`` is a valid call (pip may change the signature)."""
+    import inspect
+
     try:
         inspect.signature(function).bind("pip")
     except (TypeError, ValueError):

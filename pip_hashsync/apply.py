@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pip_hashsync.cache import ArchiveCache
+from pip_hashsync.config import Settings
 from pip_hashsync.errors import ExitCode, InputError, Problem
 from pip_hashsync.fetch import Archive, FetchRequest, fetch
 from pip_hashsync.http import HttpClient
 from pip_hashsync.install import WheelToInstall, compile_bytecode
 from pip_hashsync.installed import Provenance
 from pip_hashsync.plan import Action
-from pip_hashsync.request import SyncRequest
+from pip_hashsync.request import SyncRequest, cache_dir_of, request_settings
 from pip_hashsync.sync import SyncPlan, http_settings, plan_sync
-from pip_hashsync.target import Target, cache_dir_for, create_venv, find_target
+from pip_hashsync.target import Target, create_venv, find_target
 from pip_hashsync.transaction import Transaction, locked, recover
 from pip_hashsync.uninstall import plan_removal
 from pip_hashsync.unpacked import UnpackedCache
@@ -41,9 +42,7 @@ class ApplyOptions:
 
     check: bool = False
     offline: bool = False
-    no_cache: bool = False
     compile: bool = False
-    break_system_packages: bool = False
     #: Parallel downloads (network-bound).
     workers: int = 8
     #: Parallel installs: file writes release the GIL, but unpacking and RECORD hashing do
@@ -80,16 +79,19 @@ class Outcome:
         return f"{', '.join(parts) or 'nothing to do'} in {self.seconds:.2f} s"
 
 
-def prepare_target(request: SyncRequest, cache_dir: Path, options: ApplyOptions) -> Target:
+def prepare_target(request: SyncRequest, options: ApplyOptions) -> tuple[Target, Settings]:
     """The target, creating a ``--venv`` that does not exist yet (not for ``--check``), and
-    refusing an externally managed one unless told (PEP 668, EC83)."""
+    pip's settings for it; an externally managed target is refused unless
+    ``break-system-packages`` is set (PEP 668, EC83)."""
     venv = Path(request.venv) if request.venv else None
     if venv is not None and not request.python and not venv.exists() and not options.check:
         create_venv(venv)
-    target = find_target(request.python, request.venv, cache_dir)
-    if target.externally_managed and not options.break_system_packages:
+    known_before_target = request_settings(request, None)[0]
+    target = find_target(request.python, request.venv, cache_dir_of(known_before_target))
+    settings = request_settings(request, target.prefix)[0]
+    if target.externally_managed and not settings.break_system_packages:
         raise InputError(f"{target.externally_managed}\n(target: {target.executable})")
-    return target
+    return target, settings
 
 
 def run(
@@ -101,9 +103,9 @@ def run(
 ) -> Outcome:
     """Plan and carry out a sync (or an install) of ``request``."""
     started = time.monotonic()
-    cache_dir = cache_dir_for(request.pip_options)
-    target = prepare_target(request, cache_dir, options)
-    cache = ArchiveCache(None if options.no_cache else cache_dir)
+    target, settings = prepare_target(request, options)
+    cache_dir = cache_dir_of(settings)
+    cache = ArchiveCache(cache_dir)
     try:
         with locked(target, wait_message=say):
             interrupted = recover(target)
@@ -121,7 +123,8 @@ def run(
             if plan.problems:
                 return _finish(outcome, started)
             archives = _fetch(plan, changes, cache, options, progress, outcome)
-            _transact(target, plan, changes, archives, options, outcome, cache)
+            unpacked = UnpackedCache(cache_dir) if cache_dir else None
+            _transact(target, plan, changes, archives, options, outcome, unpacked)
             outcome.done = changes
     finally:
         cache.close()
@@ -178,7 +181,7 @@ def _transact(
     archives: dict[str, Archive],
     options: ApplyOptions,
     outcome: Outcome,
-    cache: ArchiveCache,
+    unpacked: UnpackedCache | None,
 ) -> None:
     """Stash what goes, install what comes (wheels in parallel), commit; then compile."""
     removals = [
@@ -191,7 +194,6 @@ def _transact(
             f"{removal.dist.name}: RECORD names {row}, outside the environment; left alone"
             for row in removal.skipped
         )
-    unpacked = None if options.no_cache else UnpackedCache(cache.root)
     wheels = [_wheel(archives[a.key], plan, unpacked) for a in changes if a.key in archives]
     with Transaction(target) as transaction:
         for removal in removals:

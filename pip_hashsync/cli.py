@@ -180,7 +180,8 @@ def _pip_options(args: argparse.Namespace) -> dict[str, object]:
     """The pip options the user gave, keyed by pip's long option name."""
     long_names = [next(n for n in names if n.startswith("--")) for names, _ in _PIP_OPTIONS]
     given: dict[str, object] = {}
-    for name in [*long_names, "--require-hashes", "--no-require-hashes"]:
+    switches = ["--require-hashes", "--no-require-hashes", "--no-cache-dir"]
+    for name in [*long_names, *switches, "--break-system-packages"]:
         value = getattr(args, name[2:].replace("-", "_"), None)
         if value not in (None, False, []):
             given[name[2:]] = value
@@ -202,8 +203,8 @@ def _add_apply_options(parser: argparse.ArgumentParser) -> None:
         help="use only archives already in the cache; fail if one is missing",
     )  # fmt: skip
     parser.add_argument(
-        "--no-cache", "--no-cache-dir", action="store_true", dest="no_cache",
-        help="do not read or write the archive cache",
+        "--no-cache", "--no-cache-dir", action="store_true", dest="no_cache_dir",
+        help="do not read or write the archive cache (also pip's no-cache-dir setting)",
     )  # fmt: skip
     parser.add_argument(
         "--compile", action="store_true",
@@ -211,7 +212,7 @@ def _add_apply_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--break-system-packages", action="store_true",
-        help="allow changing an externally managed (PEP 668) environment",
+        help="allow changing an externally managed (PEP 668) environment (also pip's setting)",
     )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbose", default=0)
     parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbose")
@@ -280,19 +281,17 @@ def _run_sync(args: argparse.Namespace) -> int:
     request = _sync_request(args)
     if args.dry_run:
         return _print_plan(request, args.format)
-    if not args.no_cache:
-        from pip_hashsync.receipt import receipt_count
+    from pip_hashsync.receipt import receipt_count
 
-        count = receipt_count(request)
-        if count is None:
-            from pip_hashsync.fastpath import synced_count
-            from pip_hashsync.target import cache_dir_for
+    count = receipt_count(request)
+    if count is None:
+        from pip_hashsync.fastpath import synced_count
 
-            count = synced_count(request, cache_dir_for(request.pip_options))
-        if count is not None:
-            if args.verbose >= 0:
-                print(f"nothing to do: {count} distribution(s) already match")
-            return ExitCode.OK
+        count = synced_count(request)
+    if count is not None:
+        if args.verbose >= 0:
+            print(f"nothing to do: {count} distribution(s) already match")
+        return ExitCode.OK
     return _apply(request, args)
 
 
@@ -324,9 +323,7 @@ def _apply(request: SyncRequest, args: argparse.Namespace) -> int:
         ApplyOptions(
             check=args.check,
             offline=args.offline,
-            no_cache=args.no_cache,
             compile=args.compile,
-            break_system_packages=args.break_system_packages,
         ),
         progress=progress,
         say=lambda line: print(line, file=sys.stderr),

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pip_hashsync import _pipcompat
-from pip_hashsync.errors import InputError
+from pip_hashsync.errors import COMMAND_LINE, InputError
 from pip_hashsync.reqfile import FileOptions, apply_name_set
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
@@ -39,8 +39,8 @@ KEYRING_PROVIDERS = ("auto", "disabled", "import", "subprocess")
 #: The section pip-hashsync reads after ``[global]``: its commands are install-like.
 COMMAND_SECTION = "install"
 
-#: The ``sources`` of options given on the command line and in requirements files.
-COMMAND_LINE = "command line"
+#: The ``sources`` of options given in requirements files (:data:`COMMAND_LINE` for the
+#: command line's).
 FILE_SOURCE = "requirements file"
 
 
@@ -83,6 +83,8 @@ class Settings:
     constraints: tuple[str, ...] = ()
     build_constraints: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Every configuration file consulted, in load order, whether it exists or not.
+    config_files: tuple[str, ...] = ()
 
 
 def load_settings(
@@ -90,7 +92,7 @@ def load_settings(
     file_options: FileOptions | None,
     *,
     environ: Mapping[str, str] = os.environ,
-    site_prefix: str = sys.prefix,
+    site_prefix: str | None = sys.prefix,
     isolated: bool = False,
 ) -> tuple[Settings, list[str]]:
     """Merge every source into :class:`Settings`; return them with warnings to show.
@@ -100,10 +102,10 @@ def load_settings(
     means "not given" (a command-line flag can only switch a setting on, as in pip), and
     keys that are not configuration options are ignored, so a caller may pass all its
     options. List options take a string or a list of strings. ``site_prefix`` is the
-    target's ``sys.prefix`` (its ``pip.conf`` is the site file). ``file_options`` (from
-    the requirements files) are applied on top, the way pip applies an option line. The
-    constraint files named in the configuration are in the result, so a caller that has
-    to read them first calls this again with the requirements' options.
+    target's ``sys.prefix`` (its ``pip.conf`` is the site file; None while the target is
+    not known). ``file_options`` (from the requirements files) are applied on top, the
+    way pip applies an option line; a caller that needs the configured constraint files
+    before it can read the requirements applies them later with :func:`with_file_options`.
 
     Raises :class:`InputError` (exit 2) for an unreadable file or an invalid value, naming
     the file or variable and the value; settings pip-hashsync does not support
@@ -118,9 +120,9 @@ def load_settings(
         merged.give(key, value)
     if merged.errors:
         raise InputError("\n".join(merged.errors))
-    settings = merged.settings()
+    settings = replace(merged.settings(), config_files=tuple(path for _, path in files))
     if file_options is not None:
-        settings = _with_file_options(settings, file_options)
+        settings = with_file_options(settings, file_options)
     return settings, merged.warnings
 
 
@@ -425,7 +427,7 @@ def _joined(before: str | None, source: str) -> str:
 # Requirements-file options
 
 
-def _with_file_options(settings: Settings, options: FileOptions) -> Settings:
+def with_file_options(settings: Settings, options: FileOptions) -> Settings:
     """Apply the requirements files' options on top, as pip's ``handle_option_line`` does.
 
     ``--no-index`` clears the indexes for good; ``-i`` replaces the whole list (command-line

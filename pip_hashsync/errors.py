@@ -23,6 +23,10 @@ class ExitCode(enum.IntEnum):
     ENVIRONMENT = 5
 
 
+#: Where a setting given as a command-line option came from (see ``Settings.sources``).
+COMMAND_LINE = "command line"
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a line came from: the file as the user named it (or relative to its includer)."""

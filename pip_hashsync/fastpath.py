@@ -25,7 +25,7 @@ from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.receipt import write_receipt
 from pip_hashsync.reqfile import Kind, Requirement, RequirementSet
-from pip_hashsync.request import SyncRequest, read_request
+from pip_hashsync.request import SyncRequest, cache_dir_of, read_request, request_settings
 from pip_hashsync.target import Target, find_target, protected_names
 
 _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -120,18 +120,22 @@ def _closed(
     )
 
 
-def synced_count(request: SyncRequest, cache_dir: Path) -> int | None:
+def synced_count(request: SyncRequest) -> int | None:
     """The number of distributions already matching ``request``, or None when the full path
     must run (something to change, something to report, or a doubt)."""
     venv = Path(request.venv) if request.venv else None
     if venv is not None and not venv.exists():
         return None
-    lines, mode, problems = read_request(request)
-    if problems or lines.problems or lines.warnings:
-        return None
     try:
+        cache_dir = cache_dir_of(request_settings(request, None)[0])
+        if cache_dir is None:
+            return None  # the full path runs without writing anything to a cache
         target = find_target(request.python, request.venv, cache_dir)
+        settings, warnings = request_settings(request, target.prefix)
     except HashsyncError:
+        return None
+    lines, mode, problems = read_request(request, settings)
+    if warnings or problems or lines.problems or lines.warnings:
         return None
     installed = scan(target.site_dirs())
     protected = protected_names(target, request.keep)
@@ -139,7 +143,12 @@ def synced_count(request: SyncRequest, cache_dir: Path) -> int | None:
         lines, mode, target, installed, protected, trust_installed=request.trust_installed
     ):
         write_receipt(
-            request, lines.read_files, target.executable, target.site_dirs(), len(installed)
+            request,
+            lines.read_files,
+            settings.config_files,
+            target.executable,
+            target.site_dirs(),
+            len(installed),
         )
         return len(installed)
     return None

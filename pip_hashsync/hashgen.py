@@ -140,7 +140,8 @@ def compute(
     lines = RequirementsReader().read(files)
     result.problems.extend(lines.problems)
     result.warnings.extend(lines.warnings)
-    settings, warnings = load_settings(pip_options, lines.options)
+    isolated = bool(pip_options.get("isolated"))
+    settings, warnings = load_settings(pip_options, lines.options, isolated=isolated)
     result.warnings.extend(warnings)
     wanted = [*lines.requirements, *(lines.constraints if include_constraints else ())]
     if only_first_file:

@@ -19,7 +19,7 @@ from itertools import combinations
 from packaging.specifiers import Specifier
 from packaging.version import InvalidVersion, Version
 
-from pip_hashsync.errors import Problem, Source
+from pip_hashsync.errors import COMMAND_LINE, Problem, Source
 from pip_hashsync.hashes import AllowedHashes, Digest
 from pip_hashsync.reqfile import Kind, Requirement, RequirementSet
 
@@ -42,41 +42,51 @@ class HashMode:
     reduced_by: str | None = None
 
 
-def _where(source: Source | None) -> str:
-    return f"at {source}" if source else "on the command line"
+def _where(source: Source | str | None) -> str:
+    if isinstance(source, Source):
+        return f"at {source}"
+    return "on the command line" if source in (None, COMMAND_LINE) else f"in {source}"
 
 
 def decide_mode(
-    lines: RequirementSet, *, require_hashes: bool = False, no_require_hashes: bool = False
+    lines: RequirementSet,
+    *,
+    require_hashes: str | None = None,
+    no_require_hashes: str | None = None,
 ) -> tuple[HashMode, list[Problem]]:
-    """Decide the mode for the whole run from every file read and the command line.
+    """Decide the mode for the whole run from every file read and the switches given
+    outside them: ``require_hashes`` and ``no_require_hashes`` name where each was given,
+    as :attr:`pip_hashsync.config.Settings.sources` does (``"command line"``,
+    ``"PIP_REQUIRE_HASHES"``, ``"/etc/pip.conf [install]"``), or are None.
 
     Any ``--hash`` on a requirement or constraint line, or ``--require-hashes`` anywhere,
     turns it on; a ``--hash`` alone on an option line does not (EC5).
     ``--no-require-hashes`` keeps it off and means "verify where given" (EC4).
     """
     opts = lines.options
-    require_at = None if require_hashes else opts.require_hashes
-    no_require_at = None if no_require_hashes else opts.no_require_hashes
-    wants = require_hashes or opts.require_hashes is not None
-    refuses = no_require_hashes or opts.no_require_hashes is not None
-    if wants and refuses:
+    require_at = require_hashes or opts.require_hashes
+    no_require_at = no_require_hashes or opts.no_require_hashes
+    if require_at and no_require_at:
         problem = Problem(
             "options",
             "--require-hashes and --no-require-hashes are mutually exclusive "
             f"(--require-hashes {_where(require_at)}, --no-require-hashes {_where(no_require_at)})",
-            require_at or no_require_at,
+            next((s for s in (require_at, no_require_at) if isinstance(s, Source)), None),
         )
         return HashMode(False), [problem]
     first_hashed = next((r for r in lines.all_lines() if r.hashes), None)
-    if refuses:
+    if no_require_at:
         reduced = f"--no-require-hashes {_where(no_require_at)}" if first_hashed else None
         return HashMode(False, reduced_by=reduced), []
-    if wants:
+    if require_at:
         return HashMode(True, f"--require-hashes {_where(require_at)}"), []
     if first_hashed:
         return HashMode(True, f"--hash at {first_hashed.source}"), []
     return HashMode(False), []
+
+
+#: Problems that hash-checking mode raises: their report names what switched the mode on.
+MODE_PROBLEMS = frozenset({"editable", "vcs", "directory", "unpinned", "missing-hash"})
 
 
 def check(lines: RequirementSet, mode: HashMode, applies: Applies | None = None) -> list[Problem]:

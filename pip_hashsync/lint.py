@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pip_hashsync import hashmode
-from pip_hashsync.errors import Problem
+from pip_hashsync.errors import COMMAND_LINE, Problem
 from pip_hashsync.reqfile import Requirement, RequirementSet, RequirementsReader
 from pip_hashsync.urls import redact
 
@@ -81,7 +81,9 @@ def lint(
     """Read ``files`` and ``constraints`` and check them without touching the network."""
     lines = RequirementsReader().read(files, constraints)
     mode, problems = hashmode.decide_mode(
-        lines, require_hashes=require_hashes, no_require_hashes=no_require_hashes
+        lines,
+        require_hashes=COMMAND_LINE if require_hashes else None,
+        no_require_hashes=COMMAND_LINE if no_require_hashes else None,
     )
     problems = [*lines.problems, *problems, *hashmode.check(lines, mode)]
     return LintReport(lines, mode, problems)

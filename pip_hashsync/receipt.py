@@ -5,9 +5,10 @@ half of that is importing and running packaging's parser. When that check answer
 for a ``--venv``, it leaves ``.pip-hashsync-receipt.json`` in the venv, naming everything the
 answer rested on:
 
-- the request as parsed from the command line, the working folder, the tool's version and
-  every ``PIP_*`` variable;
-- the bytes (sha256) of every requirements and constraints file read, included ones too;
+- the request as parsed from the command line, the working folder, the tool's version,
+  every ``PIP_*`` variable and the variables that locate pip's configuration files;
+- the bytes (sha256) of every requirements and constraints file read, included ones too,
+  and of every pip configuration file consulted (or that it was absent);
 - the environment: the interpreter's file, ``pyvenv.cfg``, each site directory, and in each,
   every ``.dist-info`` folder with its ``METADATA`` and provenance file (size and mtime).
 
@@ -27,13 +28,14 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pip_hashsync import PROVENANCE_FILE, __version__
+from pip_hashsync._pipcompat import CONFIG_LOCATION_VARIABLES
 from pip_hashsync.request import SyncRequest
 
 RECEIPT_FILE = ".pip-hashsync-receipt.json"
-_FORMAT = 1
+_FORMAT = 2
 #: How old the newest stamp must be: above the coarse clock tick that Linux uses for file
 #: times (at most 10 ms); 2 s on file systems that store whole seconds only.
 _SETTLED_NS = 50_000_000
@@ -52,6 +54,8 @@ def receipt_count(request: SyncRequest) -> int | None:
             receipt = json.load(file)
         if receipt.get("key") != _key(request) or not _same_files(receipt["files"]):
             return None
+        if _config_digests(receipt["config"]) != receipt["config"]:
+            return None
         environment = _environment(request.venv, receipt["executable"], receipt["site_dirs"])
         if environment is None or environment != receipt["environment"]:
             return None
@@ -63,13 +67,15 @@ def receipt_count(request: SyncRequest) -> int | None:
 def write_receipt(
     request: SyncRequest,
     files: Mapping[str, str | None],
+    config_files: Sequence[str],
     executable: str,
     site_dirs: Sequence[str],
     count: int,
 ) -> None:
     """Record that ``request`` found ``count`` distributions synced; ``files`` maps every
-    file read to the sha256 of its bytes (None: not a local file, no receipt then). Quietly
-    does nothing when the receipt could not be trusted or written."""
+    file read to the sha256 of its bytes (None: not a local file, no receipt then), and
+    ``config_files`` are the pip configuration files consulted. Quietly does nothing when
+    the receipt could not be trusted or written."""
     if not request.venv or request.python or any(v is None for v in files.values()):
         return
     environment = _environment(request.venv, executable, site_dirs)
@@ -79,6 +85,7 @@ def write_receipt(
         "format": _FORMAT,
         "key": _key(request),
         "files": files,
+        "config": _config_digests(config_files),
         "executable": executable,
         "site_dirs": list(site_dirs),
         "environment": environment,
@@ -97,7 +104,11 @@ def write_receipt(
 
 def _key(request: SyncRequest) -> str:
     """Everything outside the files and the environment that the answer depended on."""
-    variables = sorted((k, v) for k, v in os.environ.items() if k.startswith("PIP_"))
+    variables = sorted(
+        (k, v)
+        for k, v in os.environ.items()
+        if k.startswith("PIP_") or k in CONFIG_LOCATION_VARIABLES
+    )
     text = repr((_FORMAT, __version__, os.getcwd(), repr(request), variables))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -108,6 +119,18 @@ def _same_files(files: Mapping[str, str]) -> bool:
             if hashlib.sha256(file.read()).hexdigest() != digest:
                 return False
     return True
+
+
+def _config_digests(paths: Iterable[str]) -> dict[str, str | None]:
+    """The sha256 of each configuration file, None for one that does not exist."""
+    digests: dict[str, str | None] = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                digests[path] = hashlib.sha256(file.read()).hexdigest()
+        except FileNotFoundError:
+            digests[path] = None
+    return digests
 
 
 def _environment(venv: str, executable: str, site_dirs: Sequence[str]) -> dict[str, Stamp] | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pip_hashsync.config import Settings
     from pip_hashsync.errors import Problem
     from pip_hashsync.hashmode import HashMode
     from pip_hashsync.reqfile import RequirementSet
@@ -21,6 +23,8 @@ class SyncRequest:
     constraints: Sequence[str] = ()
     python: str | None = None
     venv: str | None = None
+    #: pip's options as given on the command line, keyed by pip's long name; the
+    #: configuration is merged in by :func:`request_settings`.
     pip_options: Mapping[str, Any] = field(default_factory=dict)
     keep: Sequence[str] = ()
     trust_installed: bool = False
@@ -35,16 +39,51 @@ class SyncRequest:
     force_reinstall: bool = False
 
 
-def read_request(request: SyncRequest) -> tuple[RequirementSet, HashMode, list[Problem]]:
-    """The request's files and arguments read, and the hash mode decided over them and the
-    command line's switches (policy 1), with the problems of that decision."""
+def request_settings(request: SyncRequest, site_prefix: str | None) -> tuple[Settings, list[str]]:
+    """pip's settings for the run with their warnings: the command line over ``PIP_*`` over
+    pip's files, the target's site file included once its ``site_prefix`` is known. The
+    command line's ``-c`` files extend the configured ones (``PIP_CONSTRAINT``), as in pip.
+
+    Raises :class:`pip_hashsync.errors.InputError` for an unreadable or invalid setting.
+    """
+    from pip_hashsync.config import load_settings
+
+    given = {**request.pip_options, "constraint": list(request.constraints)}
+    isolated = bool(request.pip_options.get("isolated"))
+    return load_settings(given, None, site_prefix=site_prefix, isolated=isolated)
+
+
+def cache_dir_of(settings: Settings) -> Path | None:
+    """pip-hashsync's cache folder, None when caching is off (``--no-cache``, pip's
+    ``no-cache-dir``). ``--cache-dir`` names it; a ``cache-dir`` configured for pip holds
+    it in a ``pip-hashsync`` folder, apart from pip's own files; else the per-user one."""
+    from pip_hashsync.errors import COMMAND_LINE
+    from pip_hashsync.target import default_cache_dir
+
+    if settings.no_cache:
+        return None
+    if settings.cache_dir is None:
+        return default_cache_dir()
+    if settings.sources.get("cache-dir") == COMMAND_LINE:
+        return Path(settings.cache_dir)
+    return Path(settings.cache_dir, "pip-hashsync")
+
+
+def read_request(
+    request: SyncRequest, settings: Settings
+) -> tuple[RequirementSet, HashMode, list[Problem]]:
+    """The request's files, arguments and constraint files (``settings.constraints``)
+    read, and the hash mode decided over them and the ``--require-hashes`` and
+    ``--no-require-hashes`` settings (policy 1), with the problems of that decision."""
     from pip_hashsync import hashmode  # the reader's imports are not needed for --version
     from pip_hashsync.reqfile import RequirementsReader
 
-    lines = RequirementsReader().read(request.files, request.constraints, request.arguments)
+    lines = RequirementsReader().read(request.files, settings.constraints, request.arguments)
     mode, problems = hashmode.decide_mode(
         lines,
-        require_hashes=bool(request.pip_options.get("require-hashes")),
-        no_require_hashes=bool(request.pip_options.get("no-require-hashes")),
+        require_hashes=settings.sources.get("require-hashes") if settings.require_hashes else None,
+        no_require_hashes=(
+            settings.sources.get("no-require-hashes") if settings.no_require_hashes else None
+        ),
     )
     return lines, mode, problems

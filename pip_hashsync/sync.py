@@ -21,7 +21,7 @@ from resolvelib.structs import RequirementInformation
 
 from pip_hashsync import hashmode
 from pip_hashsync.cache import ArchiveCache
-from pip_hashsync.config import Settings, load_settings
+from pip_hashsync.config import Settings, with_file_options
 from pip_hashsync.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.errors import ExitCode, Problem
 from pip_hashsync.hashes import AllowedHashes
@@ -33,8 +33,8 @@ from pip_hashsync.metadata import IntegrityError, MetadataFetcher
 from pip_hashsync.plan import Action, PlanRules, make_plan
 from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.reqfile import Requirement, RequirementSet
-from pip_hashsync.request import SyncRequest, read_request
-from pip_hashsync.target import Target, cache_dir_for, find_target, protected_names
+from pip_hashsync.request import SyncRequest, cache_dir_of, read_request, request_settings
+from pip_hashsync.target import Target, find_target, protected_names
 from pip_hashsync.urls import path_to_url, redact
 
 
@@ -135,14 +135,17 @@ def plan_sync(
     in it stand in for the index in hash-checking mode (a warm sync reads no index page);
     ``offline`` forbids reading the index at all.
     """
-    lines, mode, problems = read_request(request)
-    options = request.pip_options
-    cache_dir = cache_dir_for(options)
     new_venv = target is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
     if target is None:
-        target = find_target(request.python, None if new_venv else request.venv, cache_dir)
-    plan = SyncPlan(target, mode.enabled, warnings=list(lines.warnings))
+        known_before_target = request_settings(request, None)[0]
+        target = find_target(
+            request.python, None if new_venv else request.venv, cache_dir_of(known_before_target)
+        )
+    site_prefix = request.venv if new_venv else target.prefix
+    settings, config_warnings = request_settings(request, site_prefix)
+    lines, mode, problems = read_request(request, settings)
+    plan = SyncPlan(target, mode.enabled, warnings=[*config_warnings, *lines.warnings])
     if new_venv:
         plan.warnings.append(
             f"{request.venv} does not exist: planned for a new virtual environment of "
@@ -150,11 +153,12 @@ def plan_sync(
         )
     applies = hashmode.applies_in(target.marker_env(""))
     plan.problems = [*lines.problems, *problems, *hashmode.check(lines, mode, applies)]
+    if mode.enabled and any(p.kind in hashmode.MODE_PROBLEMS for p in plan.problems):
+        plan.warnings.append(f"hash-checking mode is on ({mode.reason})")
     if plan.problems:
         return plan
-    settings, config_warnings = load_settings(options, lines.options, site_prefix=target.prefix)
+    settings = with_file_options(settings, lines.options)
     plan.settings = settings
-    plan.warnings.extend(config_warnings)
     wanted = [r for r in lines.requirements if applies(r)]
     if not wanted and (request.additive or not request.allow_empty):
         message = (

@@ -358,12 +358,6 @@ def default_cache_dir() -> Path:
     return Path(base, "pip-hashsync")
 
 
-def cache_dir_for(pip_options: Mapping[str, object]) -> Path:
-    """The cache folder ``--cache-dir`` names, else the per-user default."""
-    given = pip_options.get("cache-dir")
-    return Path(str(given)) if given else default_cache_dir()
-
-
 def protected_names(target: Target, keep: Iterable[str] = ()) -> frozenset[str]:
     """Canonical names ``sync`` never removes (design policy 9, EC59): the installers, the
     setuptools set on targets below 3.12, and ``--keep`` names. Their dependency closure in

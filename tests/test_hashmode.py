@@ -94,13 +94,16 @@ def test_ec1_no_hash_anywhere_keeps_mode_off() -> None:
 
 
 def test_ec1_decided_from_the_lines_and_command_line_only() -> None:
-    """EC1: ``decide_mode`` looks at what was read and the CLI flags, nothing else."""
+    """EC1: ``decide_mode`` looks at what was read and the switches given outside the
+    files (command line, pip's configuration), nothing else."""
     write(Path(REQS), "six==1.17.0\n")
     lines = RequirementsReader().read([REQS])
     off, _ = hashmode.decide_mode(lines)
-    on, problems = hashmode.decide_mode(lines, require_hashes=True)
-    assert (off.enabled, on.enabled, problems) == (False, True, [])
+    on, problems = hashmode.decide_mode(lines, require_hashes="command line")
+    configured, _ = hashmode.decide_mode(lines, require_hashes="PIP_REQUIRE_HASHES")
+    assert (off.enabled, on.enabled, configured.enabled, problems) == (False, True, True, [])
     assert on.reason == "--require-hashes on the command line"
+    assert configured.reason == "--require-hashes in PIP_REQUIRE_HASHES"
 
 
 def test_ec2_require_hashes_line_in_nested_file_turns_mode_on() -> None:

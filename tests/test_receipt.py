@@ -50,10 +50,21 @@ def request_for(venv: Path, *keep: str) -> SyncRequest:
     return SyncRequest(files=["requirements.txt"], venv=str(venv), keep=keep)
 
 
+def config_files(venv: Path) -> list[Path]:
+    """pip's configuration files as the run consulted them: the user's file, which exists,
+    and the venv's site file, which does not."""
+    user_file = venv.parent / "pip.conf"
+    if not user_file.exists():
+        user_file.write_text("[global]\ntimeout = 30\n")
+    return [user_file, venv / "pip.conf"]
+
+
 def record(venv: Path, requirements: Path, request: SyncRequest | None = None) -> None:
     files = {str(requirements): hashlib.sha256(requirements.read_bytes()).hexdigest()}
     site_dirs = [str(venv / "lib" / "site-packages")]
-    write_receipt(request or request_for(venv), files, str(venv / "python"), site_dirs, 2)
+    configs = [str(path) for path in config_files(venv)]
+    request = request or request_for(venv)
+    write_receipt(request, files, configs, str(venv / "python"), site_dirs, 2)
 
 
 def test_an_unchanged_environment_is_vouched_for(venv: Path, requirements: Path) -> None:
@@ -63,8 +74,11 @@ def test_an_unchanged_environment_is_vouched_for(venv: Path, requirements: Path)
 
 @pytest.mark.parametrize(
     "change",
-    ["requirements", "new dist", "metadata", "provenance", "interpreter", "request", "PIP_"],
-)
+    [
+        "requirements", "new dist", "metadata", "provenance", "interpreter", "request", "PIP_",
+        "config edited", "config created", "config location",
+    ],
+)  # fmt: skip
 def test_any_input_that_changes_voids_it(
     venv: Path, requirements: Path, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
@@ -83,8 +97,14 @@ def test_any_input_that_changes_voids_it(
         (venv / "python").write_text("#")
     elif change == "request":
         request = request_for(venv, "gamma")
-    else:
+    elif change == "PIP_":
         monkeypatch.setenv("PIP_INDEX_URL", "https://elsewhere.example/simple/")
+    elif change == "config edited":
+        config_files(venv)[0].write_text("[install]\nrequire-hashes = true\n")
+    elif change == "config created":
+        config_files(venv)[1].write_text("[install]\nrequire-hashes = true\n")
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(venv.parent / "elsewhere"))
     assert receipt_count(request) is None
 
 
@@ -100,7 +120,7 @@ def test_not_written_for_files_from_urls_or_for_egg_links(venv: Path, requiremen
     request = request_for(venv)
     site_dirs = [str(venv / "lib" / "site-packages")]
     files = {"https://example.org/requirements.txt": None}
-    write_receipt(request, files, str(venv / "python"), site_dirs, 2)
+    write_receipt(request, files, [], str(venv / "python"), site_dirs, 2)
     assert not (venv / RECEIPT_FILE).exists()
 
     (venv / "lib" / "site-packages" / "delta.egg-link").write_text("/elsewhere\n")

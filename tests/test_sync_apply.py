@@ -431,3 +431,80 @@ def test_a_repeated_no_op_answers_from_the_receipt_until_something_changes(
         code, out, _ = sync("requirements.txt")
     assert not out.startswith("nothing to do")  # the full path ran: it has nothing to change
     assert code == 0 and "kept 2" in out
+
+
+# -- pip's configuration decides the run as the command line does ---------------------------
+
+
+def test_require_hashes_from_pip_configuration_is_never_bypassed(
+    sync: Sync, venv: Path, index_server: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A synced venv, then ``require-hashes`` switched on in the venv's own ``pip.conf``:
+    neither the receipt nor the no-op check may answer "synced" for unhashed lines.
+
+    Configuration files are read here (``PIP_CONFIG_FILE`` names one), so that one unsets
+    what a machine's global file could add."""
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(venv.parent / "xdg-dirs"))
+    neutral = "extra-index-url =\nfind-links =\ncert =\n"
+    named = write(venv.parent / "named.conf", f"[global]\n{neutral}[install]\n{neutral}")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(named))
+    build_wheel(index_server.root, "alpha", "1.0")
+    write(Path("requirements.txt"), "alpha==1.0\n")
+    assert sync("requirements.txt")[0] == 0
+    time.sleep(0.1)  # older than a file-time tick: a receipt may be written
+    assert sync("requirements.txt")[1].startswith("nothing to do")
+    assert (venv / RECEIPT_FILE).is_file()
+
+    (venv / "pip.conf").write_text("[install]\nrequire-hashes = true\n")
+    before = snapshot(venv)
+    code, out, err = sync("requirements.txt")
+    assert code == 2 and not out.startswith("nothing to do")
+    assert "alpha==1.0" in err and f"{venv / 'pip.conf'} [install]" in err
+    assert snapshot(venv) == before
+
+    (venv / "pip.conf").unlink()
+    monkeypatch.setenv("PIP_REQUIRE_HASHES", "1")
+    code, _, err = sync("requirements.txt")
+    assert code == 2 and "PIP_REQUIRE_HASHES" in err
+    assert sync("requirements.txt", "--isolated")[0] == 0  # pip's --isolated: no PIP_*
+
+
+def test_configured_constraint_files_apply_and_the_command_line_adds_to_them(
+    sync: Sync, venv: Path, index_server: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for version in ("1.0", "2.0"):
+        build_wheel(index_server.root, "alpha", version)
+        build_wheel(index_server.root, "beta", version)
+    write(Path("requirements.txt"), "alpha\nbeta\n")
+    write(Path("alpha-pin.txt"), "alpha==1.0\n")
+    write(Path("beta-pin.txt"), "beta==1.0\n")
+    monkeypatch.setenv("PIP_CONSTRAINT", "alpha-pin.txt")
+    code, _, err = sync("requirements.txt", "-c", "beta-pin.txt")
+    assert code == 0, err
+    assert imports(venv, "alpha") == "1.0" and imports(venv, "beta") == "1.0"
+
+
+def test_cache_settings_from_pip_configuration(
+    venv: Path, index_server: IndexServer, workdir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """pip's ``cache-dir`` holds our cache in a folder of its own; ``no-cache-dir`` keeps
+    the run from writing any cache, as with ``--no-cache``."""
+    build_wheel(index_server.root, "alpha", "1.0")
+    write(Path("requirements.txt"), "alpha==1.0\n")
+    argv = ["sync", "requirements.txt", "--venv", str(venv), "-i", index_server.index_url]
+    default_cache = isolated_env / "xdg_cache_home" / "pip-hashsync"
+
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    assert main(argv) == 0 and main([*argv, "--check"]) == 0
+    assert not default_cache.exists()
+
+    monkeypatch.delenv("PIP_NO_CACHE_DIR")
+    monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip-cache"))
+    other = make_venv(tmp_path / "other")
+    argv[argv.index(str(venv))] = str(other)
+    assert main(argv) == 0
+    archives = tmp_path / "pip-cache" / "pip-hashsync" / "archives"
+    assert [path.name for path in archives.rglob("*") if path.is_file()]
+    assert not default_cache.exists()
+    assert "Traceback" not in "".join(capsys.readouterr())
