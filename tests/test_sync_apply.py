@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -508,3 +509,53 @@ def test_cache_settings_from_pip_configuration(
     assert [path.name for path in archives.rglob("*") if path.is_file()]
     assert not default_cache.exists()
     assert "Traceback" not in "".join(capsys.readouterr())
+
+
+def standalone_python(root: Path) -> Path:
+    """An interpreter outside any venv, in a prefix of our own: a copy of the base binary
+    and a standard library of links to the real one, so a test may mark it as externally
+    managed (PEP 668) without touching the machine's Python."""
+    if os.name == "nt" or sys.platform == "darwin":
+        pytest.skip("the prefix layout built here is the Linux one")
+    stdlib = Path(sysconfig.get_path("stdlib"))
+    own_stdlib = root / "lib" / stdlib.name
+    (own_stdlib / "site-packages").mkdir(parents=True)
+    for entry in stdlib.iterdir():
+        if entry.name != "site-packages":
+            (own_stdlib / entry.name).symlink_to(entry)
+    python = root / "bin" / "python3"
+    python.parent.mkdir()
+    shutil.copy2(os.path.realpath(getattr(sys, "_base_executable", sys.executable)), python)
+    probe = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True
+    )
+    if probe.returncode or probe.stdout.strip() != str(root):
+        pytest.skip(f"a copied interpreter does not run from its own prefix here: {probe}")
+    return python
+
+
+def test_an_externally_managed_python_is_refused_unless_configured_otherwise(
+    tmp_path: Path, index_server: IndexServer, workdir: Path, cache: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """PEP 668 (EC83): refused with the marker's own text and nothing written, until
+    ``break-system-packages`` is set, here from pip's configuration."""
+    python = standalone_python(tmp_path / "system")
+    stdlib = next((tmp_path / "system" / "lib").iterdir())
+    (stdlib / "EXTERNALLY-MANAGED").write_text(
+        "[externally-managed]\nError=Use the distribution's packages instead.\n"
+    )
+    build_wheel(index_server.root, "alpha", "1.0")
+    build_wheel(index_server.root, "beta", "2.0")
+    write(Path("requirements.txt"), lock_for(*sorted(index_server.root.glob("*.whl"))))
+    argv = ["sync", "requirements.txt", "--python", str(python), "-i", index_server.index_url]
+    argv += ["--cache-dir", str(cache)]
+
+    assert main(argv) == 2
+    assert "Use the distribution's packages instead." in capsys.readouterr().err
+    assert list((stdlib / "site-packages").iterdir()) == []
+
+    monkeypatch.setenv("PIP_BREAK_SYSTEM_PACKAGES", "1")
+    assert main(argv) == 0, capsys.readouterr().err
+    installed = sorted(path.name for path in (stdlib / "site-packages").iterdir())
+    assert installed == ["alpha", "alpha-1.0.dist-info", "beta", "beta-2.0.dist-info"]
