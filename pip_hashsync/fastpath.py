@@ -24,13 +24,11 @@ from pip_hashsync.errors import HashsyncError
 from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.receipt import write_receipt
-from pip_hashsync.reqfile import Kind, Requirement, RequirementSet
+from pip_hashsync.reqfile import Kind, Requirement, RequirementSet, only_for_extra
 from pip_hashsync.request import SyncRequest, cache_dir_of, read_request, request_settings
 from pip_hashsync.target import Target, find_target, protected_names
 
 _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-#: A marker that is one extra and nothing else, the usual form of an optional dependency.
-_ONLY_EXTRA = re.compile(r"""\s*extra\s*==\s*(["'])([^"']*)\1\s*""")
 
 
 def already_synced(
@@ -93,9 +91,8 @@ def _unlisted_dependencies(
             return None
         if canonicalize_name(match.group(1)) in listed:
             continue
-        requirement_part, _, marker = text.partition(";")
-        only_extra = _ONLY_EXTRA.fullmatch(marker) if "@" not in requirement_part else None
-        if only_extra and canonicalize_name(only_extra.group(2)) not in wanted_extras:
+        extra = only_for_extra(text)
+        if extra is not None and extra not in wanted_extras:
             continue  # an extra not asked for: no need to parse it
         try:
             requirement = PackagingRequirement(text)

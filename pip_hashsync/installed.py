@@ -179,23 +179,29 @@ def _linked_egg_info(link: Path) -> Path | None:
 
 
 def _headers(metadata: Path) -> list[tuple[str, str]]:
-    """The header fields of a core-metadata file, names lower-cased, in order; folded
-    lines joined. The body (the description) is not read."""
-    fields: list[tuple[str, str]] = []
+    """The header fields of an installed core-metadata file (see :func:`header_fields`)."""
     try:
         with metadata.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                line = line.rstrip("\r\n")
-                if not line:
-                    break
-                if line[0] in " \t" and fields:
-                    key, value = fields[-1]
-                    fields[-1] = (key, f"{value} {line.strip()}")
-                elif ":" in line:
-                    key, _, value = line.partition(":")
-                    fields.append((key.strip().lower(), value.strip()))
+            return header_fields(handle)
     except OSError:
-        pass
+        return []
+
+
+def header_fields(lines: Iterable[str]) -> list[tuple[str, str]]:
+    """The header fields of a core-metadata document, names lower-cased, in order; folded
+    lines joined. The body (the description) is not read. Enough for the fields read here
+    (names, versions, requirements), and a tenth of the cost of :mod:`email`'s parser."""
+    fields: list[tuple[str, str]] = []
+    for line in lines:
+        line = line.rstrip("\r\n")
+        if not line:
+            break
+        if line[0] in " \t" and fields:
+            key, value = fields[-1]
+            fields[-1] = (key, f"{value} {line.strip()}")
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            fields.append((key.strip().lower(), value.strip()))
     return fields
 
 

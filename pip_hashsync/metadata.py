@@ -7,8 +7,6 @@ be allowed, or the next file of the version is tried (EC44).
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hashlib
 import io
 import tarfile
@@ -21,6 +19,7 @@ from typing import BinaryIO, Protocol
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.index import FileLink
+from pip_hashsync.installed import header_fields
 from pip_hashsync.provider import Candidate, Metadata
 from pip_hashsync.urls import url_to_path
 
@@ -47,10 +46,10 @@ class _Client(Protocol):
 
 def parse_metadata(data: bytes) -> Metadata:
     """Requires-Dist and Requires-Python of a METADATA / PKG-INFO document."""
-    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+    fields = header_fields(io.StringIO(data.decode("utf-8", errors="replace")))
     return Metadata(
-        requires_dist=tuple(message.get_all("Requires-Dist") or ()),
-        requires_python=message.get("Requires-Python"),
+        requires_dist=tuple(value for key, value in fields if key == "requires-dist"),
+        requires_python=next((value for key, value in fields if key == "requires-python"), None),
     )
 
 

@@ -27,7 +27,7 @@ from resolvelib.structs import RequirementInformation
 from pip_hashsync.errors import Source
 from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.index import FileLink, parse_filename
-from pip_hashsync.reqfile import Requirement
+from pip_hashsync.reqfile import Requirement, only_for_extra
 
 #: Reads the core metadata of a candidate (PEP 658 file or the archive's METADATA).
 MetadataReader = Callable[["Candidate"], "Metadata"]
@@ -214,7 +214,11 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         if self.no_deps:
             return wants
         metadata = self.metadata_of(candidate)
+        extras = {canonicalize_name(extra) for extra in candidate.extras}
         for text in metadata.requires_dist:
+            extra = only_for_extra(text)
+            if extra is not None and extra not in extras:
+                continue
             dependency = PackagingRequirement(text)
             if not self._applies(dependency, candidate.extras):
                 continue

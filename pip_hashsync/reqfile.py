@@ -424,6 +424,20 @@ class RequirementTextError(Exception):
     """The requirement part of a line is not a requirement pip could install."""
 
 
+#: A marker that is one extra and nothing else, the usual form of an optional dependency.
+_ONLY_EXTRA = re.compile(r"""\s*extra\s*==\s*(["'])([^"']*)\1\s*""")
+
+
+def only_for_extra(requires_dist: str) -> str | None:
+    """The extra (canonical) a ``Requires-Dist`` entry is only for, when its marker is
+    ``extra == "…"`` and nothing else; None for any other entry. Read without parsing it:
+    most entries of popular projects have this form, and parsing each one costs more than
+    the rest of deciding that it does not apply."""
+    requirement_part, _, marker = requires_dist.partition(";")
+    match = _ONLY_EXTRA.fullmatch(marker) if "@" not in requirement_part else None
+    return canonicalize_name(match.group(2)) if match else None
+
+
 def is_url(text: str) -> bool:
     return urllib.parse.urlsplit(text).scheme in URL_SCHEMES
 
