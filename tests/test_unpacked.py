@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from distbuilder import build_wheel, sha256_of
 from pip_hashsync.install import InstallError, WheelToInstall, install_wheel
 from pip_hashsync.installed import Provenance
 from pip_hashsync.target import Target, introspect
-from pip_hashsync.unpacked import UnpackedCache
+from pip_hashsync.unpacked import UnpackedCache, read_member
 
 BIN = "Scripts" if os.name == "nt" else "bin"
 FILES = {
@@ -129,3 +130,23 @@ def test_an_entry_is_keyed_by_the_archive_checked_now(
     target = new_target(tmp_path / "two")
     install_wheel(target, to_install(wheel, cache), before_write=ignore)
     assert installed(target)["tool/__init__.py"] == FILES["tool/__init__.py"].encode()
+
+
+def test_members_read_in_one_call_are_zipfiles_bytes_and_a_bad_crc_is_refused(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "mixed.zip"
+    contents = {"stored.txt": b"plain " * 100, "deflated.py": b"x = 1\n" * 5000, "empty": b""}
+    with zipfile.ZipFile(archive, "w") as writing:
+        writing.writestr("stored.txt", contents["stored.txt"], zipfile.ZIP_STORED)
+        writing.writestr("deflated.py", contents["deflated.py"], zipfile.ZIP_DEFLATED)
+        writing.writestr("empty", b"", zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(archive) as reading:
+        assert {i.filename: read_member(reading, i) for i in reading.infolist()} == contents
+
+    data = bytearray(archive.read_bytes())
+    start = data.index(b"plain ")
+    data[start] = ord("P")  # a stored member's byte changed, its CRC not
+    archive.write_bytes(bytes(data))
+    with zipfile.ZipFile(archive) as reading, pytest.raises(zipfile.BadZipFile, match="CRC"):
+        read_member(reading, reading.getinfo("stored.txt"))
