@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pip_hashsync import PROVENANCE_FILE, __version__
 from pip_hashsync._pipcompat import CONFIG_LOCATION_VARIABLES
-from pip_hashsync.request import SyncRequest
+from pip_hashsync.request import SyncRequest, files_unchanged
 
 RECEIPT_FILE = ".pip-hashsync-receipt.json"
 _FORMAT = 2
@@ -52,7 +52,7 @@ def receipt_count(request: SyncRequest) -> int | None:
     try:
         with open(os.path.join(request.venv, RECEIPT_FILE), "rb") as file:
             receipt = json.load(file)
-        if receipt.get("key") != _key(request) or not _same_files(receipt["files"]):
+        if receipt.get("key") != _key(request) or not files_unchanged(receipt["files"]):
             return None
         if _config_digests(receipt["config"]) != receipt["config"]:
             return None
@@ -111,14 +111,6 @@ def _key(request: SyncRequest) -> str:
     )
     text = repr((_FORMAT, __version__, os.getcwd(), repr(request), variables))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _same_files(files: Mapping[str, str]) -> bool:
-    for path, digest in files.items():
-        with open(path, "rb") as file:
-            if hashlib.sha256(file.read()).hexdigest() != digest:
-                return False
-    return True
 
 
 def _config_digests(paths: Iterable[str]) -> dict[str, str | None]:

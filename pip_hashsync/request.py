@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +71,27 @@ def cache_dir_of(settings: Settings) -> Path | None:
     return Path(settings.cache_dir, "pip-hashsync")
 
 
+#: What this process has read, by the files, arguments, working folder and environment:
+#: the full path that follows a failed no-op check parses nothing again, while any file
+#: whose bytes changed is read anew.
+_READ: dict[tuple[object, ...], RequirementSet] = {}
+
+
+def files_unchanged(files: Mapping[str, str | None]) -> bool:
+    """Whether every file still holds the bytes whose sha256 was recorded; False for a
+    file that is not local (None) or cannot be read."""
+    for path, digest in files.items():
+        if digest is None:
+            return False
+        try:
+            with open(path, "rb") as file:
+                if hashlib.sha256(file.read()).hexdigest() != digest:
+                    return False
+        except OSError:
+            return False
+    return True
+
+
 def read_request(
     request: SyncRequest, settings: Settings
 ) -> tuple[RequirementSet, HashMode, list[Problem]]:
@@ -78,7 +101,11 @@ def read_request(
     from pip_hashsync import hashmode  # the reader's imports are not needed for --version
     from pip_hashsync.reqfile import RequirementsReader
 
-    lines = RequirementsReader().read(request.files, settings.constraints, request.arguments)
+    files = (tuple(request.files), settings.constraints, tuple(request.arguments))
+    key = (*files, os.getcwd(), frozenset(os.environ.items()))
+    lines = _READ.get(key)
+    if lines is None or lines.problems or not files_unchanged(lines.read_files):
+        lines = _READ[key] = RequirementsReader().read(*files)
     mode, problems = hashmode.decide_mode(
         lines,
         require_hashes=settings.sources.get("require-hashes") if settings.require_hashes else None,
