@@ -29,6 +29,10 @@ from pip_hashsync.request import SyncRequest, cache_dir_of, read_request, reques
 from pip_hashsync.target import Target, find_target, protected_names
 
 _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+#: A requirement without a URL: a name, extras and version specifiers, nothing else.
+_PLAIN = re.compile(
+    r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*\(?[\s<>=!~,.*+A-Za-z0-9_-]*\)?\s*"
+)
 
 
 def already_synced(
@@ -78,13 +82,18 @@ def _satisfies(
 
 
 def _unlisted_dependencies(
-    dist: InstalledDist, extras: Iterable[str], target: Target, listed: set[str | None]
+    dist: InstalledDist,
+    extras: Iterable[str],
+    target: Target,
+    listed: set[str | None],
+    verdicts: dict[tuple[str, frozenset[str]], bool],
 ) -> bool | None:
     """Whether ``dist`` (with ``extras``) needs, on the target, a project that is not
     listed; None if its metadata cannot be read. Only requirements on unlisted names are
-    parsed (a full parse of every Requires-Dist costs more than the rest of a no-op)."""
-    envs: list[dict[str, str]] | None = None
-    wanted_extras = {canonicalize_name(e) for e in extras}
+    looked at (a full parse of every Requires-Dist costs more than the rest of a no-op),
+    and a plain one's marker is judged once per run (``verdicts``), since the same few
+    markers recur across projects."""
+    wanted_extras = frozenset(canonicalize_name(e) for e in extras)
     for text in dist.requires():
         match = _NAME.match(text)
         if match is None:
@@ -94,12 +103,23 @@ def _unlisted_dependencies(
         extra = only_for_extra(text)
         if extra is not None and extra not in wanted_extras:
             continue  # an extra not asked for: no need to parse it
-        try:
-            requirement = PackagingRequirement(text)
-        except InvalidRequirement:
-            return None
-        envs = envs or [target.marker_env(e) for e in ("", *extras)]
-        if requirement.marker is None or any(requirement.marker.evaluate(e) for e in envs):
+        requirement_part, _, marker = text.partition(";")
+        key = (marker.strip(), wanted_extras)
+        plain = _PLAIN.fullmatch(requirement_part) is not None
+        if not plain or key not in verdicts:
+            try:
+                requirement = PackagingRequirement(text)
+            except InvalidRequirement:
+                return None
+            envs = [target.marker_env(e) for e in ("", *wanted_extras)]
+            marker_of = requirement.marker
+            applies = marker_of is None or any(marker_of.evaluate(e) for e in envs)
+            if not plain:
+                if applies:
+                    return True
+                continue
+            verdicts[key] = applies
+        if verdicts[key]:
             return True
     return False
 
@@ -111,8 +131,10 @@ def _closed(
     target: Target,
 ) -> bool:
     """Every dependency of every wanted line is itself a line (the file is the closure)."""
+    verdicts: dict[tuple[str, frozenset[str]], bool] = {}
     return all(
-        _unlisted_dependencies(installed[line.key or ""], line.extras, target, listed) is False
+        _unlisted_dependencies(installed[line.key or ""], line.extras, target, listed, verdicts)
+        is False
         for line in wanted
     )
 

@@ -381,6 +381,25 @@ def test_no_op_check_still_sees_an_extra_whose_dependency_is_missing(
     assert "gamma" in err and "nothing to do" not in out
 
 
+def test_no_op_check_judges_each_dependency_marker_on_the_target(
+    sync: Sync, index_server: IndexServer
+) -> None:
+    """Markers recur across projects and the fast path judges each once: a false one keeps
+    its unlisted project out, a true one on an unlisted project is a gap."""
+    never = 'gamma; python_version < "3"'
+    alpha = build_wheel(index_server.root, "alpha", "1.0", requires=[never])
+    beta = build_wheel(
+        index_server.root, "beta", "1.0", requires=[never, 'delta; python_version >= "3"']
+    )
+    delta = build_wheel(index_server.root, "delta", "1.0")
+    write(Path("requirements.txt"), lock_for(alpha, beta, delta))
+    assert sync("requirements.txt")[0] == 0
+    assert sync("requirements.txt")[1].startswith("nothing to do: 3")
+    write(Path("requirements.txt"), lock_for(alpha, beta))
+    code, out, err = sync("requirements.txt")
+    assert code == 2 and "delta" in err and "nothing to do" not in out
+
+
 def test_changing_one_pin_reads_no_other_archive(
     sync: Sync, venv: Path, cache: Path, index_server: IndexServer
 ) -> None:
