@@ -19,8 +19,6 @@ pip (:mod:`pip_hashsync._pipcompat`).
 
 from __future__ import annotations
 
-import configparser
-import locale
 import math
 import os
 import sys
@@ -154,13 +152,6 @@ def _configured(
                     yield key, value, name
 
 
-class _PipConfigParser(configparser.RawConfigParser):
-    """pip's parser: option names normalised as pip does, no interpolation."""
-
-    def optionxform(self, optionstr: str) -> str:
-        return _normalize(optionstr)
-
-
 def _normalize(name: str) -> str:
     """``EXTRA_INDEX_URL``, ``--extra-index-url`` and ``extra_index_url`` are one option."""
     return name.lower().replace("_", "-").removeprefix("--")
@@ -170,8 +161,16 @@ def _read_config_file(path: str) -> Iterator[tuple[str, str, str]]:
     """``(section, option, value)`` of one file; nothing if it does not exist."""
     if not os.path.exists(path):
         return
+    import configparser  # only when there is a file: most machines have none
+
+    class PipConfigParser(configparser.RawConfigParser):
+        """pip's parser: option names normalised as pip does, no interpolation."""
+
+        def optionxform(self, optionstr: str) -> str:
+            return _normalize(optionstr)
+
     encoding = "utf-8" if sys.flags.utf8_mode else _locale_encoding()
-    parser = _PipConfigParser()
+    parser = PipConfigParser()
     try:
         parser.read(path, encoding=encoding)
     except UnicodeDecodeError as error:
@@ -187,6 +186,8 @@ def _read_config_file(path: str) -> Iterator[tuple[str, str, str]]:
 
 def _locale_encoding() -> str:
     """The encoding pip reads configuration files with outside UTF-8 mode."""
+    import locale
+
     getencoding: Callable[[], str] | None = getattr(locale, "getencoding", None)  # 3.11+
     return getencoding() if getencoding else locale.getpreferredencoding(False)
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import codecs
 import enum
+import functools
 import hashlib
 import locale
-import optparse
 import os
 import re
 import shlex
@@ -29,7 +29,7 @@ import sys
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement
@@ -40,6 +40,9 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from pip_hashsync.errors import Problem, Source
 from pip_hashsync.hashes import Digest, InvalidDigest, parse_hash_option, url_fragment_digests
 from pip_hashsync.urls import path_to_url, url_to_path
+
+if TYPE_CHECKING:
+    import optparse
 
 #: Schemes pip treats as URLs in a requirement line (plain schemes plus its VCS schemes).
 VCS_SCHEMES: frozenset[str] = frozenset(
@@ -301,14 +304,6 @@ class LineSyntaxError(Exception):
     """An option on a line cannot be parsed; ``str()`` is the reason."""
 
 
-class _LineOptionParser(optparse.OptionParser):
-    """optparse, as pip uses it for lines (same abbreviations and messages), raising
-    instead of exiting."""
-
-    def error(self, msg: str) -> Any:
-        raise LineSyntaxError(msg)
-
-
 def _append(parser: optparse.OptionParser, dest: str, value: object) -> None:
     assert parser.values is not None
     parser.values.ensure_value(dest, []).append(value)
@@ -347,8 +342,17 @@ def _store_name_set(
     _append(parser, option.dest, value)
 
 
-def _build_line_parser() -> _LineOptionParser:
-    parser = _LineOptionParser(add_help_option=False)
+@functools.cache
+def _line_parser() -> optparse.OptionParser:
+    """optparse, as pip uses it for lines (same abbreviations and messages), raising
+    instead of exiting; built on first use, since a lock's lines need only ``--hash``."""
+    import optparse
+
+    class LineOptionParser(optparse.OptionParser):
+        def error(self, msg: str) -> Any:
+            raise LineSyntaxError(msg)
+
+    parser = LineOptionParser(add_help_option=False)
     add = parser.add_option
     add("-i", "--index-url", "--pypi-url", dest="index_url")
     add("--extra-index-url", dest="extra_index_urls", action="append")
@@ -376,9 +380,9 @@ def _build_line_parser() -> _LineOptionParser:
     return parser
 
 
-_LINE_PARSER = _build_line_parser()
-#: Option names by destination, for messages about options that have no effect.
-_OPTION_NAMES = {o.dest: o.get_opt_string() for o in _LINE_PARSER.option_list}
+def _option_name(dest: str) -> str:
+    """An option's name by its destination, for messages about options without effect."""
+    return next(o.get_opt_string() for o in _line_parser().option_list if o.dest == dest)
 
 
 def parse_line_options(options_text: str) -> tuple[dict[str, Any], list[str]]:
@@ -393,7 +397,7 @@ def parse_line_options(options_text: str) -> tuple[dict[str, Any], list[str]]:
     if words and all(word.startswith("--hash=") for word in words):
         # A lock line's usual options, with optparse's result and messages, 10x faster.
         return {"hashes": [_hash_option(word[7:]) for word in words]}, []
-    values, leftover = _LINE_PARSER.parse_args(words, optparse.Values())
+    values, leftover = _line_parser().parse_args(words)
     return {k: v for k, v in vars(values).items() if v}, leftover
 
 
@@ -841,7 +845,7 @@ def _warn_ignored(
     for dest in options:
         if dest not in keep:
             result.warnings.append(
-                f"{source}: {_OPTION_NAMES[dest]} has no effect on {what} (pip ignores it too); "
+                f"{source}: {_option_name(dest)} has no effect on {what} (pip ignores it too); "
                 "put it on a line of its own"
             )
 
