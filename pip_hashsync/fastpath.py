@@ -22,13 +22,12 @@ from packaging.utils import canonicalize_name
 from pip_hashsync import hashmode
 from pip_hashsync.errors import HashsyncError
 from pip_hashsync.hashes import AllowedHashes
-from pip_hashsync.installed import InstalledDist, protected_closure, scan
+from pip_hashsync.installed import InstalledDist, protected_closure, requirement_name, scan
 from pip_hashsync.receipt import write_receipt
 from pip_hashsync.reqfile import Kind, Requirement, RequirementSet, only_for_extra
 from pip_hashsync.request import SyncRequest, cache_dir_of, read_request, request_settings
 from pip_hashsync.target import Target, find_target, protected_names
 
-_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 #: A requirement without a URL: a name, extras and version specifiers, nothing else.
 _PLAIN = re.compile(
     r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*\(?[\s<>=!~,.*+A-Za-z0-9_-]*\)?\s*"
@@ -95,10 +94,10 @@ def _unlisted_dependencies(
     markers recur across projects."""
     wanted_extras = frozenset(canonicalize_name(e) for e in extras)
     for text in dist.requires():
-        match = _NAME.match(text)
-        if match is None:
+        name = requirement_name(text)
+        if name is None:
             return None
-        if canonicalize_name(match.group(1)) in listed:
+        if name in listed:
             continue
         extra = only_for_extra(text)
         if extra is not None and extra not in wanted_extras:
