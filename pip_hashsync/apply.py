@@ -15,22 +15,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pip_hashsync.cache import ArchiveCache
-from pip_hashsync.config import Settings
 from pip_hashsync.errors import ExitCode, InputError, Problem
 from pip_hashsync.fetch import Archive, FetchRequest, fetch
 from pip_hashsync.http import HttpClient
 from pip_hashsync.install import WheelToInstall, compile_bytecode
 from pip_hashsync.installed import Provenance
 from pip_hashsync.plan import Action
-from pip_hashsync.request import SyncRequest, cache_dir_of, request_settings
+from pip_hashsync.request import SyncRequest, cache_dir_of, locate
 from pip_hashsync.sync import SyncPlan, http_settings, plan_sync
-from pip_hashsync.target import Target, create_venv, find_target
+from pip_hashsync.target import Target, create_venv
 from pip_hashsync.transaction import Transaction, locked, recover
 from pip_hashsync.uninstall import plan_removal
 from pip_hashsync.unpacked import UnpackedCache
 from pip_hashsync.urls import redact
+
+if TYPE_CHECKING:
+    from pip_hashsync.request import Located
 
 #: Called with (filename, bytes so far, total or None) while archives download.
 Progress = Callable[[str, int, int | None], None]
@@ -79,19 +82,18 @@ class Outcome:
         return f"{', '.join(parts) or 'nothing to do'} in {self.seconds:.2f} s"
 
 
-def prepare_target(request: SyncRequest, options: ApplyOptions) -> tuple[Target, Settings]:
+def prepare_target(request: SyncRequest, options: ApplyOptions) -> Located:
     """The target, creating a ``--venv`` that does not exist yet (not for ``--check``), and
     pip's settings for it; an externally managed target is refused unless
     ``break-system-packages`` is set (PEP 668, EC83)."""
     venv = Path(request.venv) if request.venv else None
     if venv is not None and not request.python and not venv.exists() and not options.check:
         create_venv(venv)
-    known_before_target = request_settings(request, None)[0]
-    target = find_target(request.python, request.venv, cache_dir_of(known_before_target))
-    settings = request_settings(request, target.prefix)[0]
+    located = locate(request)
+    target, settings, _ = located
     if target.externally_managed and not settings.break_system_packages:
         raise InputError(f"{target.externally_managed}\n(target: {target.executable})")
-    return target, settings
+    return located
 
 
 def run(
@@ -103,7 +105,8 @@ def run(
 ) -> Outcome:
     """Plan and carry out a sync (or an install) of ``request``."""
     started = time.monotonic()
-    target, settings = prepare_target(request, options)
+    located = prepare_target(request, options)
+    target, settings, _ = located
     cache_dir = cache_dir_of(settings)
     cache = ArchiveCache(cache_dir)
     try:
@@ -111,7 +114,7 @@ def run(
             interrupted = recover(target)
             if interrupted:
                 say(interrupted)
-            plan = plan_sync(request, target=target, cache=cache, offline=options.offline)
+            plan = plan_sync(request, located=located, cache=cache, offline=options.offline)
             outcome = Outcome(plan)
             changes = [a for a in plan.actions if a.changes]
             if plan.problems or not changes:

@@ -25,8 +25,8 @@ from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.installed import InstalledDist, protected_closure, requirement_name, scan
 from pip_hashsync.receipt import write_receipt
 from pip_hashsync.reqfile import Kind, Requirement, RequirementSet, only_for_extra
-from pip_hashsync.request import SyncRequest, cache_dir_of, read_request, request_settings
-from pip_hashsync.target import Target, find_target, protected_names
+from pip_hashsync.request import SyncRequest, locate, read_request
+from pip_hashsync.target import Target, protected_names
 
 #: A requirement without a URL: a name, extras and version specifiers, nothing else.
 _PLAIN = re.compile(
@@ -145,13 +145,11 @@ def synced_count(request: SyncRequest) -> int | None:
     if venv is not None and not venv.exists():
         return None
     try:
-        cache_dir = cache_dir_of(request_settings(request, None)[0])
-        if cache_dir is None:
-            return None  # the full path runs without writing anything to a cache
-        target = find_target(request.python, request.venv, cache_dir)
-        settings, warnings = request_settings(request, target.prefix)
+        target, settings, warnings = locate(request)
     except HashsyncError:
         return None
+    if settings.no_cache:
+        return None  # the full path runs, and writes nothing to a cache
     lines, mode, problems = read_request(request, settings)
     if warnings or problems or lines.problems or lines.warnings:
         return None

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pip_hashsync import PROVENANCE_FILE, __version__
 from pip_hashsync._pipcompat import CONFIG_LOCATION_VARIABLES
-from pip_hashsync.request import SyncRequest, files_unchanged
+from pip_hashsync.request import SyncRequest, file_sha256, files_unchanged
 
 RECEIPT_FILE = ".pip-hashsync-receipt.json"
 _FORMAT = 2
@@ -115,14 +115,7 @@ def _key(request: SyncRequest) -> str:
 
 def _config_digests(paths: Iterable[str]) -> dict[str, str | None]:
     """The sha256 of each configuration file, None for one that does not exist."""
-    digests: dict[str, str | None] = {}
-    for path in paths:
-        try:
-            with open(path, "rb") as file:
-                digests[path] = hashlib.sha256(file.read()).hexdigest()
-        except FileNotFoundError:
-            digests[path] = None
-    return digests
+    return {path: file_sha256(path) for path in paths}
 
 
 def _environment(venv: str, executable: str, site_dirs: Sequence[str]) -> dict[str, Stamp] | None:

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from pip_hashsync.errors import Problem
     from pip_hashsync.hashmode import HashMode
     from pip_hashsync.reqfile import RequirementSet
+    from pip_hashsync.target import Target
+
+    #: A run's target, pip's settings for it, and the warnings reading them gave.
+    Located = tuple[Target, Settings, list[str]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,23 @@ def request_settings(request: SyncRequest, site_prefix: str | None) -> tuple[Set
     return load_settings(given, None, site_prefix=site_prefix, isolated=isolated)
 
 
+def locate(request: SyncRequest, *, new_venv: bool = False) -> Located:
+    """The target and pip's settings for it, with their warnings. The target's site file
+    cannot be read before the target is known, so the folder that caches the target's
+    facts comes from the other sources. ``new_venv``: ``--venv`` does not exist yet; the
+    running interpreter stands for it, and it has no site file.
+
+    Raises :class:`pip_hashsync.errors.HashsyncError` for a bad setting or target.
+    """
+    from pip_hashsync.target import find_target
+
+    before_target = request_settings(request, None)[0]
+    venv = None if new_venv else request.venv
+    target = find_target(request.python, venv, cache_dir_of(before_target))
+    settings, warnings = request_settings(request, None if new_venv else target.prefix)
+    return target, settings, warnings
+
+
 def cache_dir_of(settings: Settings) -> Path | None:
     """pip-hashsync's cache folder, None when caching is off (``--no-cache``, pip's
     ``no-cache-dir``). ``--cache-dir`` names it; a ``cache-dir`` configured for pip holds
@@ -77,19 +98,24 @@ def cache_dir_of(settings: Settings) -> Path | None:
 _READ: dict[tuple[object, ...], RequirementSet] = {}
 
 
+def file_sha256(path: str) -> str | None:
+    """The sha256 of a file's bytes; None when it does not exist (other errors raise)."""
+    try:
+        with open(path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
 def files_unchanged(files: Mapping[str, str | None]) -> bool:
     """Whether every file still holds the bytes whose sha256 was recorded; False for a
     file that is not local (None) or cannot be read."""
-    for path, digest in files.items():
-        if digest is None:
-            return False
-        try:
-            with open(path, "rb") as file:
-                if hashlib.sha256(file.read()).hexdigest() != digest:
-                    return False
-        except OSError:
-            return False
-    return True
+    try:
+        return all(
+            digest is not None and file_sha256(path) == digest for path, digest in files.items()
+        )
+    except OSError:
+        return False
 
 
 def read_request(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -33,9 +33,12 @@ from pip_hashsync.metadata import IntegrityError, MetadataFetcher
 from pip_hashsync.plan import Action, PlanRules, make_plan
 from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.reqfile import Requirement, RequirementSet
-from pip_hashsync.request import SyncRequest, cache_dir_of, read_request, request_settings
-from pip_hashsync.target import Target, find_target, protected_names
+from pip_hashsync.request import SyncRequest, locate, read_request
+from pip_hashsync.target import Target, protected_names
 from pip_hashsync.urls import path_to_url, redact
+
+if TYPE_CHECKING:
+    from pip_hashsync.request import Located
 
 
 @dataclass
@@ -125,25 +128,20 @@ class _Run:
 def plan_sync(
     request: SyncRequest,
     *,
-    target: Target | None = None,
+    located: Located | None = None,
     cache: ArchiveCache | None = None,
     offline: bool = False,
 ) -> SyncPlan:
     """Decide what ``sync`` would do; never changes the environment.
 
-    ``target`` is found from the request unless given. With a ``cache``, archives already
+    The target and the settings are found from the request unless ``located`` gives
+    them. With a ``cache``, archives already
     in it stand in for the index in hash-checking mode (a warm sync reads no index page);
     ``offline`` forbids reading the index at all.
     """
-    new_venv = target is None and bool(request.venv) and not request.python
+    new_venv = located is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
-    if target is None:
-        known_before_target = request_settings(request, None)[0]
-        target = find_target(
-            request.python, None if new_venv else request.venv, cache_dir_of(known_before_target)
-        )
-    site_prefix = request.venv if new_venv else target.prefix
-    settings, config_warnings = request_settings(request, site_prefix)
+    target, settings, config_warnings = located or locate(request, new_venv=new_venv)
     lines, mode, problems = read_request(request, settings)
     plan = SyncPlan(target, mode.enabled, warnings=[*config_warnings, *lines.warnings])
     if new_venv:

@@ -160,8 +160,9 @@ def _env_executable(directory: str) -> str:
     return os.path.join(directory, "bin", "python")
 
 
-#: Answers already read by this process, by cache file (whose name holds the key).
-_IN_PROCESS: dict[Path, Target] = {}
+#: Answers this process already has, by the key of what they depend on: a run asks twice
+#: (the no-op check, then the full path), with or without a cache folder.
+_IN_PROCESS: dict[str, Target] = {}
 
 
 def introspect(python: str, cache_dir: Path | None) -> Target:
@@ -172,16 +173,18 @@ def introspect(python: str, cache_dir: Path | None) -> Target:
     path = os.path.abspath(python)
     if not os.path.isfile(path):
         raise TargetError(f"No Python interpreter at {python}: the file does not exist.")
-    cache_file = cache_dir / "interpreters" / f"{_cache_key(path)}.json" if cache_dir else None
-    if cache_file is not None:
-        cached = _IN_PROCESS.get(cache_file) or _load(cache_file)
-        if cached is not None:
-            _IN_PROCESS[cache_file] = cached
-            return cached
-    data = _probe(path)
-    target = _target_from(data, path)
-    if cache_file is not None:
-        _store(cache_file, data)
+    key = _cache_key(path)
+    target = _IN_PROCESS.get(key)
+    if target is not None:
+        return target
+    cache_file = cache_dir / "interpreters" / f"{key}.json" if cache_dir else None
+    target = _load(cache_file) if cache_file is not None else None
+    if target is None:
+        data = _probe(path)
+        target = _target_from(data, path)
+        if cache_file is not None:
+            _store(cache_file, data)
+    _IN_PROCESS[key] = target
     return target
 
 

@@ -49,6 +49,12 @@ def venv312(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def new_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test is a run of its own: what an earlier one probed is not in memory."""
+    monkeypatch.setattr("pip_hashsync.target._IN_PROCESS", {})
+
+
 @pytest.fixture
 def probes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
     """A spy on ``subprocess.run``: every probe started is recorded, then really run."""
