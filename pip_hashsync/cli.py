@@ -176,12 +176,20 @@ def _add_pip_options(parser: argparse.ArgumentParser) -> None:
         group.add_argument(*names, action=action, default=None)
 
 
+#: pip options defined with each command's own options (their help is the command's).
+_PIP_SWITCHES = (
+    "--require-hashes",
+    "--no-require-hashes",
+    "--no-cache-dir",
+    "--break-system-packages",
+)
+
+
 def _pip_options(args: argparse.Namespace) -> dict[str, object]:
     """The pip options the user gave, keyed by pip's long option name."""
     long_names = [next(n for n in names if n.startswith("--")) for names, _ in _PIP_OPTIONS]
     given: dict[str, object] = {}
-    switches = ["--require-hashes", "--no-require-hashes", "--no-cache-dir"]
-    for name in [*long_names, *switches, "--break-system-packages"]:
+    for name in [*long_names, *_PIP_SWITCHES]:
         value = getattr(args, name[2:].replace("-", "_"), None)
         if value not in (None, False, []):
             given[name[2:]] = value
