@@ -30,6 +30,7 @@ from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.index import FileLink, Index, parse_filename
 from pip_hashsync.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.metadata import IntegrityError, MetadataFetcher
+from pip_hashsync.pins import resolve_pins
 from pip_hashsync.plan import Action, PlanRules, make_plan
 from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.reqfile import Requirement, RequirementSet
@@ -273,14 +274,18 @@ def _resolve(
     ]
     if not offline:
         index.prefetch({r.key for r in roots if not r.url and not source.cached(r.key)})
-    plan.problems.extend(_unresolvable_roots(provider, source, roots, allowed))
-    if plan.problems:
+    best, problems = _match_roots(provider, source, roots, allowed)
+    if problems:
+        plan.problems.extend(problems)
         return {}
-    try:
-        result = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=200_000)
-    except ResolutionImpossible as exc:
-        plan.problems.extend(_conflicts(exc.causes))
-        return {}
+    mapping = resolve_pins(provider, roots, best)
+    if mapping is None:
+        provider.gaps.clear()  # resolvelib visits the same candidates again
+        try:
+            mapping = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=200_000).mapping
+        except ResolutionImpossible as exc:
+            plan.problems.extend(_conflicts(exc.causes))
+            return {}
     gaps = explain_gaps(provider.gaps)
     if mode.enabled:
         plan.problems.extend(gaps)
@@ -293,7 +298,7 @@ def _resolve(
         for f in provider.yanked_used
     )
     chosen = {}
-    for candidate in result.mapping.values():
+    for candidate in mapping.values():
         if not candidate.extras:
             files = tuple(f for f in candidate.files if f.url not in metadata.failed)
             chosen[candidate.key] = replace(candidate, files=files)
@@ -306,25 +311,29 @@ def _resolve(
     return chosen
 
 
-def _unresolvable_roots(
+def _match_roots(
     provider: HashAwareProvider,
     files_of: Callable[[str], Sequence[FileLink]],
     roots: Sequence[Want],
     allowed: Mapping[str, AllowedHashes],
-) -> list[Problem]:
-    """Every line of the file that no file can satisfy, all at once (EC57): resolvelib would
-    stop at the first."""
+) -> tuple[dict[str, Candidate], list[Problem]]:
+    """Each line's best candidate, and every line of the file that no file can satisfy, all
+    at once (EC57): resolvelib would stop at the first."""
+    best: dict[str, Candidate] = {}
     problems = []
     for root in roots:
         source = root.line.source if root.line else None
         provider.required_by.setdefault(root.identifier, (None, source))
     for root in roots:
         ident = root.identifier
-        if not provider.find_matches(ident, {ident: iter([root])}, {ident: iter([])}):
+        matches = provider.find_matches(ident, {ident: iter([root])}, {ident: iter([])})
+        if matches:
+            best.setdefault(ident, matches[0])
+        else:
             offered = len(files_of(root.key)) if not root.url else 1
             evidence = provider.evidence.get(root.key, [])
             problems.append(explain_no_candidates(root, evidence, offered, allowed.get(root.key)))
-    return problems
+    return best, problems
 
 
 def _conflicts(causes: Iterable[RequirementInformation[Want, Candidate]]) -> list[Problem]:

@@ -226,6 +226,22 @@ def test_ec19_extra_dependency_listed_is_planned(run: Run, dist_dir: Path, workd
     }
 
 
+def test_pinned_lock_whose_pins_break_a_dependency_is_a_conflict_naming_both(
+    run: Run, dist_dir: Path, workdir: Path
+) -> None:
+    """Every line an exact pin, but b's pin is outside what a needs: the pinned shortcut
+    leaves it to the resolver, which names the requirement and who asks for it; exit 2."""
+    a = build_wheel(dist_dir, "a", "1.0", requires=["b>=2"])
+    b = build_wheel(dist_dir, "b", "1.0")
+    build_wheel(dist_dir, "b", "2.0")
+    reqs(workdir, f"a==1.0 {hashed(a)}\nb==1.0 {hashed(b)}\n")
+    code, plan = run()
+    assert code == 2
+    assert plan["actions"] == []
+    assert {(p["kind"], p["name"]) for p in plan["problems"]} == {("conflict", "b")}
+    assert "b>=2 (required by a==1.0): no version satisfies it" in messages(plan)
+
+
 def test_ec20_direct_url_dependency_with_fragment_hash_is_still_a_gap(
     run: Run, dist_dir: Path, workdir: Path, index_server: IndexServer
 ) -> None:
