@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 from pip_hashsync.cache import ArchiveCache
 from pip_hashsync.errors import ExitCode, InputError, Problem
 from pip_hashsync.fetch import Archive, FetchRequest, fetch
-from pip_hashsync.http import HttpClient
+from pip_hashsync.http import HttpClient, HttpSettings
 from pip_hashsync.install import WheelToInstall, compile_bytecode
 from pip_hashsync.installed import Provenance
 from pip_hashsync.plan import Action
 from pip_hashsync.request import SyncRequest, cache_dir_of, locate
-from pip_hashsync.sync import SyncPlan, http_settings, plan_sync
+from pip_hashsync.sync import SyncPlan, plan_sync
 from pip_hashsync.target import Target, create_venv
 from pip_hashsync.transaction import Transaction, locked, recover
 from pip_hashsync.uninstall import plan_removal
@@ -165,7 +165,7 @@ def _fetch(
 ) -> dict[str, Archive]:
     assert plan.settings is not None
     requests = [FetchRequest(a.key, a.files, plan.allowed.get(a.key)) for a in changes if a.files]
-    client = HttpClient(http_settings(plan.settings))
+    client = HttpClient(HttpSettings.from_settings(plan.settings))
     try:
         archives, notices = fetch(
             requests, client, cache, offline=options.offline, workers=options.workers,

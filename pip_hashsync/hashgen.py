@@ -32,10 +32,9 @@ from packaging.version import InvalidVersion, Version
 from pip_hashsync.config import load_settings
 from pip_hashsync.errors import ExitCode, Problem, Source
 from pip_hashsync.hashes import Digest
-from pip_hashsync.http import HttpClient, NetworkError
+from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.index import FileLink, Index
 from pip_hashsync.reqfile import Kind, Requirement, RequirementsReader
-from pip_hashsync.sync import http_settings
 
 _HASH_OPTION = re.compile(r"\s*--hash(?:=|\s+)\S+")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -150,7 +149,7 @@ def compute(
     extra = _argument_pins(pins, to_hash, files[0] if files else None, result)
     if result.problems:
         return result
-    client = HttpClient(http_settings(settings))
+    client = HttpClient(HttpSettings.from_settings(settings))
     try:
         index = Index(client, tuple(settings.index_urls), tuple(settings.find_links), workers)
         index.prefetch({pin.line.key or "" for pin in [*to_hash, *extra]})

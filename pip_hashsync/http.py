@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
     import urllib3
 
+    from pip_hashsync.config import Settings
+
 #: Statuses retried with backoff, as pip retries them.
 RETRY_STATUSES = (500, 502, 503, 520, 527)
 
@@ -77,6 +79,21 @@ class HttpSettings:
     #: The configured index URLs: keyring is asked for the index URL before the bare host,
     #: as pip asks it, because that is the name users store credentials under.
     index_urls: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpSettings:
+        """The network part of pip's merged options."""
+        return cls(
+            timeout=settings.timeout,
+            retries=settings.retries,
+            cert=settings.cert,
+            client_cert=settings.client_cert,
+            trusted_hosts=tuple(settings.trusted_hosts),
+            proxy=settings.proxy,
+            no_input=settings.no_input,
+            keyring_provider=settings.keyring_provider,
+            index_urls=tuple(settings.index_urls),
+        )
 
 
 @dataclass(frozen=True)

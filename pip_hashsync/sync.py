@@ -96,20 +96,6 @@ def _action_json(action: Action) -> dict[str, Any]:
     }
 
 
-def http_settings(settings: Settings) -> HttpSettings:
-    return HttpSettings(
-        timeout=settings.timeout,
-        retries=settings.retries,
-        cert=settings.cert,
-        client_cert=settings.client_cert,
-        trusted_hosts=tuple(settings.trusted_hosts),
-        proxy=settings.proxy,
-        no_input=settings.no_input,
-        keyring_provider=settings.keyring_provider,
-        index_urls=tuple(settings.index_urls),
-    )
-
-
 @dataclass(frozen=True)
 class _Run:
     """The facts one planning run works from, once the files are read and settled."""
@@ -173,7 +159,7 @@ def plan_sync(
     run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
     plan.allowed = allowed
     plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
-    client = HttpClient(http_settings(settings))
+    client = HttpClient(HttpSettings.from_settings(settings))
     try:
         resolved = _resolve(run, plan, client, cache, offline)
     except IntegrityError as exc:
