@@ -79,6 +79,36 @@ class FileLink:
     def is_wheel(self) -> bool:
         return self.filename.endswith(".whl")
 
+    @classmethod
+    def of_archive(
+        cls,
+        filename: str,
+        url: str,
+        origin: str,
+        hashes: Mapping[str, str] | None = None,
+        *,
+        project: str | None = None,
+        requires_python: str | None = None,
+        yanked: str | None = None,
+        metadata_hashes: Mapping[str, str] | None = None,
+    ) -> FileLink:
+        """A link whose name, version, tags and build tag are read from the archive's name
+        (see :func:`parse_filename`, whose ``ValueError`` it raises)."""
+        name, version, tags, build = parse_filename(filename, project)
+        return cls(
+            filename,
+            url,
+            origin,
+            name,
+            version,
+            dict(hashes or {}),
+            requires_python=requires_python,
+            yanked=yanked,
+            metadata_hashes=metadata_hashes,
+            tags=tags,
+            build=build,
+        )
+
 
 def parse_filename(
     filename: str, project: str | None = None
@@ -211,24 +241,19 @@ def parse_page(
     links = []
     for url, filename, hashes, requires_python, yanked, metadata in entries:
         try:
-            name, version, tags, build = parse_filename(filename, project)
-        except ValueError:
-            continue  # not an archive of this project, or not a PEP 440 version (EC80)
-        links.append(
-            FileLink(
-                filename=filename,
-                url=urllib.parse.urldefrag(url).url,
-                origin=origin,
-                name=name,
-                version=version,
-                hashes=hashes,
+            link = FileLink.of_archive(
+                filename,
+                urllib.parse.urldefrag(url).url,
+                origin,
+                hashes,
+                project=project,
                 requires_python=requires_python or None,
                 yanked=yanked,
                 metadata_hashes=metadata if filename.endswith(".whl") else None,
-                tags=tags,
-                build=build,
             )
-        )
+        except ValueError:
+            continue  # not an archive of this project, or not a PEP 440 version (EC80)
+        links.append(link)
     return links
 
 
@@ -240,20 +265,9 @@ def _directory_links(directory: str, origin: str) -> list[FileLink]:
         if not entry.is_file():
             continue
         try:
-            name, version, tags, build = parse_filename(entry.name)
+            links.append(FileLink.of_archive(entry.name, path_to_url(entry.path), origin))
         except ValueError:
             continue
-        links.append(
-            FileLink(
-                filename=entry.name,
-                url=path_to_url(entry.path),
-                origin=origin,
-                name=name,
-                version=version,
-                tags=tags,
-                build=build,
-            )
-        )
     return links
 
 

@@ -26,7 +26,7 @@ from resolvelib.structs import RequirementInformation
 
 from pip_hashsync.errors import Source
 from pip_hashsync.hashes import AllowedHashes
-from pip_hashsync.index import FileLink, parse_filename
+from pip_hashsync.index import FileLink
 from pip_hashsync.reqfile import Requirement, only_for_extra
 
 #: Reads the core metadata of a candidate (PEP 658 file or the archive's METADATA).
@@ -349,11 +349,9 @@ def _python_ok(requires_python: str, target: TargetFacts) -> bool:
 
 def _link_for_url(url: str, key: str) -> FileLink:
     """A direct URL's archive as a file link (its digests come from the file, not an index)."""
-    filename = url.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    plain_url = url.split("#", 1)[0]
+    filename = plain_url.rstrip("/").rsplit("/", 1)[-1]
     try:
-        name, version, tags, build = parse_filename(filename)
+        return FileLink.of_archive(filename, plain_url, "direct URL")
     except ValueError:
-        name, version, tags, build = key, Version("0"), frozenset(), ()
-    return FileLink(
-        filename, url.split("#", 1)[0], "direct URL", name, version, tags=tags, build=build
-    )
+        return FileLink(filename, plain_url, "direct URL", key, Version("0"))

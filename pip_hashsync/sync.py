@@ -27,7 +27,7 @@ from pip_hashsync.errors import ExitCode, Problem
 from pip_hashsync.hashes import AllowedHashes
 from pip_hashsync.hashmode import Applies
 from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
-from pip_hashsync.index import FileLink, Index, parse_filename
+from pip_hashsync.index import FileLink, Index
 from pip_hashsync.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.metadata import IntegrityError, MetadataFetcher
 from pip_hashsync.pins import resolve_pins
@@ -384,13 +384,14 @@ def _installed_links(
         return []
     if not allowed.allows({"sha256": provenance.sha256}):
         return []
+    url = path_to_url(str(dist.path / "METADATA"))
+    digests = {"sha256": provenance.sha256}
     try:
-        name, version, tags, build = parse_filename(provenance.archive, dist.key)
+        return [
+            FileLink.of_archive(provenance.archive, url, "installed", digests, project=dist.key)
+        ]
     except ValueError:
         return []
-    url = path_to_url(str(dist.path / "METADATA"))
-    return [FileLink(provenance.archive, url, "installed", name, version,
-                     {"sha256": provenance.sha256}, tags=tags, build=build)]  # fmt: skip
 
 
 def _cached_links(cache: ArchiveCache, allowed: AllowedHashes | None) -> list[FileLink]:
@@ -402,12 +403,9 @@ def _cached_links(cache: ArchiveCache, allowed: AllowedHashes | None) -> list[Fi
         hit = cache.get(digest.value, allowed.algorithms) if digest.algorithm == "sha256" else None
         if hit is None or not allowed.allows(hit.digests):
             continue
+        url = path_to_url(str(hit.path))
         try:
-            name, version, tags, build = parse_filename(hit.filename)
+            links.append(FileLink.of_archive(hit.filename, url, hit.origin or "cache", hit.digests))
         except ValueError:
             continue
-        links.append(
-            FileLink(hit.filename, path_to_url(str(hit.path)), hit.origin or "cache", name,
-                     version, dict(hit.digests), tags=tags, build=build)
-        )  # fmt: skip
     return links
