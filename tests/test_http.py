@@ -153,8 +153,13 @@ def test_netrc_credentials(
     assert HttpClient(FAST).get(f"{index_server.index_url}/").status == 200
 
 
-def fake_keyring(bin_dir: Path, log: Path) -> None:
-    """A ``keyring`` command first on PATH that logs its arguments and knows one password."""
+@pytest.fixture
+def keyring_log(index_server: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The index asks for alice's password; a ``keyring`` command first on PATH knows it
+    and logs its arguments to the returned file."""
+    index_server.auth = ("alice", "s3cret")
+    log = tmp_path / "keyring.log"
+    bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "keyring"
     script.write_text(
@@ -167,46 +172,34 @@ def fake_keyring(bin_dir: Path, log: Path) -> None:
         "    print(json.dumps({'username': 'alice', 'password': 's3cret'}))\n"
     )
     script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
 
 
 def test_keyring_subprocess_after_401(
-    index_server: IndexServer, wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    index_server: IndexServer, wheel: Path, keyring_log: Path
 ) -> None:
-    index_server.auth = ("alice", "s3cret")
-    log = tmp_path / "keyring.log"
-    fake_keyring(tmp_path / "bin", log)
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     index = f"{index_server.index_url}/"
     settings = replace(FAST, keyring_provider="subprocess", index_urls=(index,))
     client = HttpClient(settings)
     assert client.get(with_credentials(f"{index}demo/", "alice")).status == 200
     assert client.get(index).status == 200  # remembered for the host: keyring asked once
-    assert log.read_text() == f"get {index} alice\n"
+    assert keyring_log.read_text() == f"get {index} alice\n"
 
 
 def test_keyring_without_a_username_asks_for_credentials(
-    index_server: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    index_server: IndexServer, keyring_log: Path
 ) -> None:
-    index_server.auth = ("alice", "s3cret")
-    log = tmp_path / "keyring.log"
-    fake_keyring(tmp_path / "bin", log)
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     client = HttpClient(replace(FAST, keyring_provider="subprocess"))
     assert client.get(f"{index_server.index_url}/").status == 200
     netloc = index_server.url.removeprefix("http://")
-    assert log.read_text() == f"--mode=creds --output=json get {netloc}\n"
+    assert keyring_log.read_text() == f"--mode=creds --output=json get {netloc}\n"
 
 
-def test_keyring_auto_is_off_under_no_input(
-    index_server: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    index_server.auth = ("alice", "s3cret")
-    log = tmp_path / "keyring.log"
-    fake_keyring(tmp_path / "bin", log)
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+def test_keyring_auto_is_off_under_no_input(index_server: IndexServer, keyring_log: Path) -> None:
     with pytest.raises(NetworkError):
         HttpClient(FAST).get(f"{index_server.index_url}/")
-    assert not log.exists()
+    assert not keyring_log.exists()
 
 
 def test_file_urls(tmp_path: Path, client: HttpClient) -> None:
