@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from pip_hashsync import __version__
 from pip_hashsync.errors import ExitCode, HashsyncError, render_problems
-from pip_hashsync.request import SyncRequest
+from pip_hashsync.settings.request import SyncRequest
 
 if TYPE_CHECKING:
-    from pip_hashsync.plan import Action
+    from pip_hashsync.resolve.plan import Action
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -238,7 +238,7 @@ def _add_hash_mode_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_lint(args: argparse.Namespace) -> int:
-    from pip_hashsync.lint import lint
+    from pip_hashsync.commands.lint import lint
 
     report = lint(
         args.files,
@@ -289,11 +289,11 @@ def _run_sync(args: argparse.Namespace) -> int:
     request = _sync_request(args)
     if args.dry_run:
         return _print_plan(request, args.format)
-    from pip_hashsync.receipt import receipt_count
+    from pip_hashsync.commands.receipt import receipt_count
 
     count = receipt_count(request)
     if count is None:
-        from pip_hashsync.fastpath import synced_count
+        from pip_hashsync.commands.fastpath import synced_count
 
         count = synced_count(request)
     if count is not None:
@@ -304,7 +304,7 @@ def _run_sync(args: argparse.Namespace) -> int:
 
 
 def _print_plan(request: SyncRequest, output: str) -> int:
-    from pip_hashsync.sync import plan_sync
+    from pip_hashsync.resolve.planner import plan_sync
 
     plan = plan_sync(request)
     if output == "json":
@@ -322,7 +322,7 @@ def _print_plan(request: SyncRequest, output: str) -> int:
 
 
 def _apply(request: SyncRequest, args: argparse.Namespace) -> int:
-    from pip_hashsync.apply import ApplyOptions, run
+    from pip_hashsync.commands.sync import ApplyOptions, run
 
     quiet = args.verbose < 0
     progress = _Progress() if sys.stderr.isatty() and not quiet else None
@@ -389,7 +389,7 @@ class _Progress:
 
 
 def _run_hashes(args: argparse.Namespace) -> int:
-    from pip_hashsync.hashgen import TagFilter, compute
+    from pip_hashsync.commands.hashes import TagFilter, compute
 
     files = [t for t in args.targets if "==" not in t or Path(t).exists()]
     pins = [t for t in args.targets if t not in files]
@@ -435,7 +435,7 @@ def _write_hashes(
     texts: dict[str, tuple[str, str]], source: str | None, output: str | None
 ) -> list[str]:
     """Write changed texts atomically; with ``output``, the source file's text goes there."""
-    from pip_hashsync.hashgen import write_atomically
+    from pip_hashsync.commands.hashes import write_atomically
 
     written = []
     for path, (old, new) in texts.items():

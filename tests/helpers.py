@@ -6,7 +6,7 @@ import hashlib
 import textwrap
 from pathlib import Path
 
-from pip_hashsync.lint import LintReport, lint
+from pip_hashsync.commands.lint import LintReport, lint
 
 #: Real-looking digests for tests (sha256 of b"a", b"b", …).
 SHA_A = hashlib.sha256(b"a").hexdigest()

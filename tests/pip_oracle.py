@@ -11,7 +11,7 @@ import os
 import re
 from typing import Any
 
-from pip_hashsync.lint import lint, requirement_json
+from pip_hashsync.commands.lint import lint, requirement_json
 from pip_hashsync.urls import redact
 
 

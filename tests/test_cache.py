@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pip_hashsync.cache import ArchiveCache, CachedArchive
+from pip_hashsync.archives.cache import ArchiveCache, CachedArchive
 
 DATA = b"archive bytes " * 1000
 DIGESTS = {a: hashlib.new(a, DATA).hexdigest() for a in ("sha256", "sha384", "sha512")}

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from helpers import write
 
-from pip_hashsync import _pipcompat
-from pip_hashsync.config import DEFAULT_INDEX_URL, Settings, load_settings
 from pip_hashsync.errors import ExitCode, InputError
-from pip_hashsync.reqfile import FileOptions, RequirementsReader
+from pip_hashsync.requirements.reader import FileOptions, RequirementsReader
+from pip_hashsync.settings import _pipcompat
+from pip_hashsync.settings.config import DEFAULT_INDEX_URL, Settings, load_settings
 
 
 @dataclass(frozen=True)

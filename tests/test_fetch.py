@@ -11,12 +11,12 @@ import pytest
 from distbuilder import build_sdist, build_wheel, sha256_of
 from indexserver import IndexServer
 
-from pip_hashsync.cache import ArchiveCache
+from pip_hashsync.archives.cache import ArchiveCache
+from pip_hashsync.archives.fetch import FetchFailed, FetchRequest, FetchUnavailable, fetch
 from pip_hashsync.errors import ExitCode
-from pip_hashsync.fetch import FetchFailed, FetchRequest, FetchUnavailable, fetch
-from pip_hashsync.hashes import AllowedHashes, Digest
-from pip_hashsync.http import HttpClient, HttpSettings
-from pip_hashsync.index import FileLink, Index
+from pip_hashsync.index.http import HttpClient, HttpSettings
+from pip_hashsync.index.pages import FileLink, Index
+from pip_hashsync.requirements.hashes import AllowedHashes, Digest
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from helpers import SHA_A, write
 from indexserver import IndexServer
 
 from pip_hashsync.cli import main
-from pip_hashsync.reqfile import RequirementsReader
+from pip_hashsync.requirements.reader import RequirementsReader
 
 #: ``run(*args)`` -> (exit code, stdout, stderr) of ``hashes *args -i <index>``.
 Run = Callable[..., tuple[int, str, str]]

@@ -14,18 +14,18 @@ from pathlib import Path
 import pytest
 from helpers import SHA512_A, SHA_A, SHA_B, SHA_C, kinds, write
 
-from pip_hashsync import hashmode
 from pip_hashsync.cli import main
+from pip_hashsync.commands.lint import LintReport, lint
 from pip_hashsync.errors import GROUP_HEADS, Source
-from pip_hashsync.hashes import (
+from pip_hashsync.requirements import rules
+from pip_hashsync.requirements.hashes import (
     AllowedHashes,
     Digest,
     InvalidDigest,
     parse_hash_option,
     url_fragment_digests,
 )
-from pip_hashsync.lint import LintReport, lint
-from pip_hashsync.reqfile import Kind, RequirementsReader
+from pip_hashsync.requirements.reader import Kind, RequirementsReader
 
 pytestmark = pytest.mark.usefixtures("workdir")
 
@@ -98,9 +98,9 @@ def test_ec1_decided_from_the_lines_and_command_line_only() -> None:
     files (command line, pip's configuration), nothing else."""
     write(Path(REQS), "six==1.17.0\n")
     lines = RequirementsReader().read([REQS])
-    off, _ = hashmode.decide_mode(lines)
-    on, problems = hashmode.decide_mode(lines, require_hashes="command line")
-    configured, _ = hashmode.decide_mode(lines, require_hashes="PIP_REQUIRE_HASHES")
+    off, _ = rules.decide_mode(lines)
+    on, problems = rules.decide_mode(lines, require_hashes="command line")
+    configured, _ = rules.decide_mode(lines, require_hashes="PIP_REQUIRE_HASHES")
     assert (off.enabled, on.enabled, configured.enabled, problems) == (False, True, True, [])
     assert on.reason == "--require-hashes on the command line"
     assert configured.reason == "--require-hashes in PIP_REQUIRE_HASHES"
@@ -561,10 +561,10 @@ def test_ec26_decided_after_marker_evaluation_for_a_target() -> None:
         Path(REQS), "six==1.16.0 ; python_version < '3.9'\nsix==1.17.0 ; python_version >= '3.9'\n"
     )
     lines = RequirementsReader().read([REQS])
-    mode, _ = hashmode.decide_mode(lines)
-    both = hashmode.check(lines, mode, applies=lambda r: True)
+    mode, _ = rules.decide_mode(lines)
+    both = rules.check(lines, mode, applies=lambda r: True)
     assert [(p.kind, str(p.source)) for p in both] == [("conflict", f"{REQS}:2")]
-    assert hashmode.check(lines, mode, applies=lambda r: r.source.line == 2) == []
+    assert rules.check(lines, mode, applies=lambda r: r.source.line == 2) == []
 
 
 def test_ec27_constraint_hashes_disjoint_from_requirement_conflict() -> None:

@@ -20,7 +20,7 @@ from distbuilder import build_wheel, sha256_of
 from indexserver import JSON_TYPE, IndexServer
 
 from pip_hashsync.errors import ExitCode, InputError
-from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
+from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.urls import path_to_url
 
 ACCEPT_JSON = {"Accept": f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.1"}

@@ -16,12 +16,17 @@ import pytest
 from distbuilder import build_wheel, sha256_of
 
 from pip_hashsync import PROVENANCE_FILE
+from pip_hashsync.environment.install import (
+    InstallError,
+    WheelToInstall,
+    compile_bytecode,
+    install_wheel,
+)
+from pip_hashsync.environment.installed import Provenance, scan
+from pip_hashsync.environment.target import Target, introspect
+from pip_hashsync.environment.transaction import Transaction
+from pip_hashsync.environment.uninstall import UninstallRefused, plan_removal
 from pip_hashsync.errors import ExitCode
-from pip_hashsync.install import InstallError, WheelToInstall, compile_bytecode, install_wheel
-from pip_hashsync.installed import Provenance, scan
-from pip_hashsync.target import Target, introspect
-from pip_hashsync.transaction import Transaction
-from pip_hashsync.uninstall import UninstallRefused, plan_removal
 
 PY312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
 BIN = "Scripts" if os.name == "nt" else "bin"

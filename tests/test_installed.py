@@ -14,8 +14,8 @@ import pytest
 from helpers import SHA_A, write
 
 from pip_hashsync import PROVENANCE_FILE
-from pip_hashsync.installed import Provenance, scan
-from pip_hashsync.target import create_venv, find_target
+from pip_hashsync.environment.installed import Provenance, scan
+from pip_hashsync.environment.target import create_venv, find_target
 
 URL = "https://files.example/tiny/Foo_Bar-1.0-py3-none-any.whl"
 

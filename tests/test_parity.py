@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pip_oracle import assert_same, pip_options
 
-from pip_hashsync.lint import lint
+from pip_hashsync.commands.lint import lint
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -15,9 +15,16 @@ from packaging.tags import Tag
 from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 
-from pip_hashsync.index import FileLink
-from pip_hashsync.pins import resolve_pins
-from pip_hashsync.provider import Candidate, HashAwareProvider, Metadata, Policy, TargetFacts, Want
+from pip_hashsync.index.pages import FileLink
+from pip_hashsync.resolve.pins import resolve_pins
+from pip_hashsync.resolve.provider import (
+    Candidate,
+    HashAwareProvider,
+    Metadata,
+    Policy,
+    TargetFacts,
+    Want,
+)
 
 TAG = Tag("py3", "none", "any")
 

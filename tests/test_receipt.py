@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pip_hashsync import PROVENANCE_FILE
-from pip_hashsync.receipt import RECEIPT_FILE, receipt_count, write_receipt
-from pip_hashsync.request import SyncRequest
+from pip_hashsync.commands.receipt import RECEIPT_FILE, receipt_count, write_receipt
+from pip_hashsync.settings.request import SyncRequest
 
 AN_HOUR_AGO = time.time() - 3600
 

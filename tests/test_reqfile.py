@@ -10,8 +10,8 @@ import pytest
 from helpers import SHA_A, SHA_B, write
 from pip_oracle import assert_same, pip_options
 
-from pip_hashsync.lint import lint
-from pip_hashsync.reqfile import Kind, RequirementsReader
+from pip_hashsync.commands.lint import lint
+from pip_hashsync.requirements.reader import Kind, RequirementsReader
 
 
 def read(path: Path) -> tuple[list[str], list[str], list[str]]:

@@ -26,7 +26,7 @@ from indexserver import IndexServer
 
 from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.cli import main
-from pip_hashsync.receipt import RECEIPT_FILE
+from pip_hashsync.commands.receipt import RECEIPT_FILE
 
 PY_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 #: A version 2.0 of ``alpha`` with enough files to stop a run part-way through.
@@ -436,7 +436,7 @@ def test_a_repeated_no_op_answers_from_the_receipt_until_something_changes(
         raise AssertionError("the receipt should have answered")
 
     with monkeypatch.context() as patched:
-        patched.setattr("pip_hashsync.fastpath.synced_count", full_check)
+        patched.setattr("pip_hashsync.commands.fastpath.synced_count", full_check)
         assert sync("requirements.txt")[1].startswith("nothing to do: 2 distribution(s)")
 
     shutil.rmtree(site_packages(venv) / "beta-2.0.dist-info")  # as another tool would
@@ -447,7 +447,7 @@ def test_a_repeated_no_op_answers_from_the_receipt_until_something_changes(
     assert sync("requirements.txt")[1].startswith("nothing to do")
     write(Path("requirements.txt"), lock_for(alpha, beta, extra="# a comment changes the bytes"))
     with monkeypatch.context() as patched:
-        patched.setattr("pip_hashsync.fastpath.synced_count", lambda *args: None)
+        patched.setattr("pip_hashsync.commands.fastpath.synced_count", lambda *args: None)
         code, out, _ = sync("requirements.txt")
     assert not out.startswith("nothing to do")  # the full path ran: it has nothing to change
     assert code == 0 and "kept 2" in out

@@ -17,8 +17,7 @@ import pytest
 from packaging.markers import Marker, default_environment
 from packaging.tags import Tag, sys_tags
 
-from pip_hashsync.errors import ExitCode, InputError
-from pip_hashsync.target import (
+from pip_hashsync.environment.target import (
     Target,
     TargetError,
     create_venv,
@@ -28,6 +27,7 @@ from pip_hashsync.target import (
     introspect,
     protected_names,
 )
+from pip_hashsync.errors import ExitCode, InputError
 
 PYENV = Path("/root/.pyenv/versions")
 PY312 = PYENV / "3.12.1" / "bin" / "python3.12"
@@ -52,7 +52,7 @@ def venv312(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def new_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test is a run of its own: what an earlier one probed is not in memory."""
-    monkeypatch.setattr("pip_hashsync.target._IN_PROCESS", {})
+    monkeypatch.setattr("pip_hashsync.environment.target._IN_PROCESS", {})
 
 
 @pytest.fixture
@@ -268,7 +268,7 @@ def test_importing_stays_cheap() -> None:
     PEP 668 files must not cost it anything (libraries §8)."""
     heavy = ("venv", "tempfile", "configparser", "email", "importlib.metadata", "shutil")
     code = (
-        "import sys, pip_hashsync.target, pip_hashsync.installed\n"
+        "import sys, pip_hashsync.environment.target, pip_hashsync.environment.installed\n"
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
     result = subprocess.run(

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from distbuilder import build_wheel, sha256_of
 
-from pip_hashsync.install import WheelToInstall
-from pip_hashsync.installed import Provenance, scan
-from pip_hashsync.target import Target, introspect
-from pip_hashsync.transaction import (
+from pip_hashsync.environment.install import WheelToInstall
+from pip_hashsync.environment.installed import Provenance, scan
+from pip_hashsync.environment.target import Target, introspect
+from pip_hashsync.environment.transaction import (
     FAULT_VARIABLE,
     LOCK_FILE,
     WORK_DIR,
@@ -32,7 +32,7 @@ from pip_hashsync.transaction import (
     locked,
     recover,
 )
-from pip_hashsync.uninstall import plan_removal
+from pip_hashsync.environment.uninstall import plan_removal
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = "Scripts" if os.name == "nt" else "bin"
@@ -42,11 +42,11 @@ ENTRY_POINTS = "[console_scripts]\n{0} = {0}:main\n"
 REPLACE = """\
 import sys
 from pathlib import Path
-from pip_hashsync.install import WheelToInstall
-from pip_hashsync.installed import Provenance, scan
-from pip_hashsync.target import introspect
-from pip_hashsync.transaction import Transaction, locked
-from pip_hashsync.uninstall import plan_removal
+from pip_hashsync.environment.install import WheelToInstall
+from pip_hashsync.environment.installed import Provenance, scan
+from pip_hashsync.environment.target import introspect
+from pip_hashsync.environment.transaction import Transaction, locked
+from pip_hashsync.environment.uninstall import plan_removal
 
 python, name, wheel = sys.argv[1:]
 target = introspect(python, None)
@@ -59,8 +59,8 @@ with locked(target), Transaction(target) as txn:
 HOLD_LOCK = """\
 import os, sys, time
 from pathlib import Path
-from pip_hashsync.target import introspect
-from pip_hashsync.transaction import locked
+from pip_hashsync.environment.target import introspect
+from pip_hashsync.environment.transaction import locked
 
 python, name, flags = sys.argv[1:]
 flags = Path(flags)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from distbuilder import build_wheel, sha256_of
 
-from pip_hashsync.install import InstallError, WheelToInstall, install_wheel
-from pip_hashsync.installed import Provenance
-from pip_hashsync.target import Target, introspect
-from pip_hashsync.unpacked import UnpackedCache, read_member
+from pip_hashsync.environment.install import InstallError, WheelToInstall, install_wheel
+from pip_hashsync.environment.installed import Provenance
+from pip_hashsync.environment.target import Target, introspect
+from pip_hashsync.environment.unpacked import UnpackedCache, read_member
 
 BIN = "Scripts" if os.name == "nt" else "bin"
 FILES = {

@@ -31,8 +31,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from pip_hashsync import PROVENANCE_FILE, __version__
-from pip_hashsync._pipcompat import CONFIG_LOCATION_VARIABLES
-from pip_hashsync.request import SyncRequest, file_sha256, files_unchanged
+from pip_hashsync.settings._pipcompat import CONFIG_LOCATION_VARIABLES
+from pip_hashsync.settings.request import SyncRequest, file_sha256, files_unchanged
 
 RECEIPT_FILE = ".pip-hashsync-receipt.json"
 _FORMAT = 2

@@ -1,6 +1,7 @@
 """The content-addressed archive cache: archives stored under their sha256 (design policy 7).
 
-Layout, under the per-user cache folder (:func:`pip_hashsync.target.default_cache_dir`)::
+Layout, under the per-user cache folder
+(:func:`pip_hashsync.environment.target.default_cache_dir`)::
 
     archives/<sha256[:2]>/<sha256>/<filename>     the archive, exactly as downloaded
     archives/<sha256[:2]>/<sha256>/origin.json    {"filename", "url" (redacted), "origin"}
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pip_hashsync.hashes import file_digests
+from pip_hashsync.requirements.hashes import file_digests
 from pip_hashsync.urls import redact
 
 _ORIGIN = "origin.json"

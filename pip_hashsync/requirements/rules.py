@@ -20,8 +20,8 @@ from packaging.specifiers import Specifier
 from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import COMMAND_LINE, Problem, Source
-from pip_hashsync.hashes import AllowedHashes, Digest
-from pip_hashsync.reqfile import Kind, Requirement, RequirementSet
+from pip_hashsync.requirements.hashes import AllowedHashes, Digest
+from pip_hashsync.requirements.reader import Kind, Requirement, RequirementSet
 
 #: Decides whether a line applies to the target (its marker is true there).
 Applies = Callable[[Requirement], bool]
@@ -56,7 +56,7 @@ def decide_mode(
 ) -> tuple[HashMode, list[Problem]]:
     """Decide the mode for the whole run from every file read and the switches given
     outside them: ``require_hashes`` and ``no_require_hashes`` name where each was given,
-    as :attr:`pip_hashsync.config.Settings.sources` does (``"command line"``,
+    as :attr:`pip_hashsync.settings.config.Settings.sources` does (``"command line"``,
     ``"PIP_REQUIRE_HASHES"``, ``"/etc/pip.conf [install]"``), or are None.
 
     Any ``--hash`` on a requirement or constraint line, or ``--require-hashes`` anywhere,

@@ -21,7 +21,7 @@ from typing import Any
 from packaging.utils import InvalidName, canonicalize_name
 
 from pip_hashsync import PROVENANCE_FILE
-from pip_hashsync.hashes import InvalidDigest, check_hex
+from pip_hashsync.requirements.hashes import InvalidDigest, check_hex
 
 _SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
 

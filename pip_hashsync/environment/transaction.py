@@ -37,10 +37,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pip_hashsync.environment.install import WheelToInstall, install_wheel
+from pip_hashsync.environment.target import Target
+from pip_hashsync.environment.uninstall import Removal, is_inside, prune_empty_dirs, scheme_roots
 from pip_hashsync.errors import ExitCode, HashsyncError
-from pip_hashsync.install import WheelToInstall, install_wheel
-from pip_hashsync.target import Target
-from pip_hashsync.uninstall import Removal, is_inside, prune_empty_dirs, scheme_roots
 
 LOCK_FILE = ".pip-hashsync.lock"
 WORK_DIR = ".pip-hashsync-txn"

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     import urllib3
 
-    from pip_hashsync.config import Settings
+    from pip_hashsync.settings.config import Settings
 
 #: Statuses retried with backoff, as pip retries them.
 RETRY_STATUSES = (500, 502, 503, 520, 527)

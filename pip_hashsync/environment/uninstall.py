@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pip_hashsync.environment.installed import InstalledDist
+from pip_hashsync.environment.target import Target
 from pip_hashsync.errors import ExitCode, HashsyncError
-from pip_hashsync.installed import InstalledDist
-from pip_hashsync.target import Target
 
 
 class UninstallRefused(HashsyncError):

@@ -19,11 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pip_hashsync.cache import ArchiveCache, CachedArchive
-from pip_hashsync.hashes import HEX_LENGTHS, STRONG_ALGORITHMS, AllowedHashes
-from pip_hashsync.http import HttpClient, NetworkError
-from pip_hashsync.index import FileLink
-from pip_hashsync.metadata import IntegrityError
+from pip_hashsync.archives.cache import ArchiveCache, CachedArchive
+from pip_hashsync.index.http import HttpClient, NetworkError
+from pip_hashsync.index.metadata import IntegrityError
+from pip_hashsync.index.pages import FileLink
+from pip_hashsync.requirements.hashes import HEX_LENGTHS, STRONG_ALGORITHMS, AllowedHashes
 from pip_hashsync.urls import redact
 
 #: ``progress(filename, bytes_done, total)``, called from worker threads as chunks arrive;

@@ -16,11 +16,11 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from pip_hashsync.environment.installed import header_fields
 from pip_hashsync.errors import ExitCode, HashsyncError
-from pip_hashsync.hashes import AllowedHashes
-from pip_hashsync.index import FileLink
-from pip_hashsync.installed import header_fields
-from pip_hashsync.provider import Candidate, Metadata
+from pip_hashsync.index.pages import FileLink
+from pip_hashsync.requirements.hashes import AllowedHashes
+from pip_hashsync.resolve.provider import Candidate, Metadata
 from pip_hashsync.urls import url_to_path
 
 

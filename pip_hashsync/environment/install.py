@@ -31,11 +31,11 @@ from installer.records import Hash, RecordEntry
 from installer.utils import copyfileobj_with_hashing, make_file_executable
 
 from pip_hashsync import PROVENANCE_FILE
+from pip_hashsync.environment.installed import Provenance
+from pip_hashsync.environment.target import Target
+from pip_hashsync.environment.uninstall import is_inside
+from pip_hashsync.environment.unpacked import LoadedFile, UnpackedCache, open_source
 from pip_hashsync.errors import ExitCode, HashsyncError
-from pip_hashsync.installed import Provenance
-from pip_hashsync.target import Target
-from pip_hashsync.uninstall import is_inside
-from pip_hashsync.unpacked import LoadedFile, UnpackedCache, open_source
 
 if TYPE_CHECKING:
     from installer.scripts import LauncherKind

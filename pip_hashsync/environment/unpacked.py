@@ -38,7 +38,7 @@ from typing import BinaryIO, cast
 from installer.records import parse_record_file
 from installer.sources import WheelContentElement, WheelFile
 
-from pip_hashsync.uninstall import is_inside
+from pip_hashsync.environment.uninstall import is_inside
 
 #: Larger members are streamed from the archive and not kept unpacked: they are read whole
 #: into memory to be checked before a byte of them is written.

@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from pip_hashsync.provider import Candidate, HashAwareProvider, Want
+from pip_hashsync.resolve.provider import Candidate, HashAwareProvider, Want
 
 
 def is_exact_pin(want: Want) -> bool:

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pip_hashsync.config import Settings
+    from pip_hashsync.environment.target import Target
     from pip_hashsync.errors import Problem
-    from pip_hashsync.hashmode import HashMode
-    from pip_hashsync.reqfile import RequirementSet
-    from pip_hashsync.target import Target
+    from pip_hashsync.requirements.reader import RequirementSet
+    from pip_hashsync.requirements.rules import HashMode
+    from pip_hashsync.settings.config import Settings
 
     #: A run's target, pip's settings for it, and the warnings reading them gave.
     Located = tuple[Target, Settings, list[str]]
@@ -52,7 +52,7 @@ def request_settings(request: SyncRequest, site_prefix: str | None) -> tuple[Set
 
     Raises :class:`pip_hashsync.errors.InputError` for an unreadable or invalid setting.
     """
-    from pip_hashsync.config import load_settings
+    from pip_hashsync.settings.config import load_settings
 
     given = {**request.pip_options, "constraint": list(request.constraints)}
     isolated = bool(request.pip_options.get("isolated"))
@@ -67,7 +67,7 @@ def locate(request: SyncRequest, *, new_venv: bool = False) -> Located:
 
     Raises :class:`pip_hashsync.errors.HashsyncError` for a bad setting or target.
     """
-    from pip_hashsync.target import find_target
+    from pip_hashsync.environment.target import find_target
 
     before_target = request_settings(request, None)[0]
     venv = None if new_venv else request.venv
@@ -80,8 +80,8 @@ def cache_dir_of(settings: Settings) -> Path | None:
     """pip-hashsync's cache folder, None when caching is off (``--no-cache``, pip's
     ``no-cache-dir``). ``--cache-dir`` names it; a ``cache-dir`` configured for pip holds
     it in a ``pip-hashsync`` folder, apart from pip's own files; else the per-user one."""
+    from pip_hashsync.environment.target import default_cache_dir
     from pip_hashsync.errors import COMMAND_LINE
-    from pip_hashsync.target import default_cache_dir
 
     if settings.no_cache:
         return None
@@ -124,15 +124,15 @@ def read_request(
     """The request's files, arguments and constraint files (``settings.constraints``)
     read, and the hash mode decided over them and the ``--require-hashes`` and
     ``--no-require-hashes`` settings (policy 1), with the problems of that decision."""
-    from pip_hashsync import hashmode  # the reader's imports are not needed for --version
-    from pip_hashsync.reqfile import RequirementsReader
+    from pip_hashsync.requirements import rules  # the reader's imports are not needed for --version
+    from pip_hashsync.requirements.reader import RequirementsReader
 
     files = (tuple(request.files), settings.constraints, tuple(request.arguments))
     key = (*files, os.getcwd(), frozenset(os.environ.items()))
     lines = _READ.get(key)
     if lines is None or lines.problems or not files_unchanged(lines.read_files):
         lines = _READ[key] = RequirementsReader().read(*files)
-    mode, problems = hashmode.decide_mode(
+    mode, problems = rules.decide_mode(
         lines,
         require_hashes=settings.sources.get("require-hashes") if settings.require_hashes else None,
         no_require_hashes=(

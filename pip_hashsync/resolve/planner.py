@@ -19,27 +19,27 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.structs import RequirementInformation
 
-from pip_hashsync import hashmode
-from pip_hashsync.cache import ArchiveCache
-from pip_hashsync.config import Settings, with_file_options
-from pip_hashsync.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
+from pip_hashsync.archives.cache import ArchiveCache
+from pip_hashsync.environment.installed import InstalledDist, protected_closure, scan
+from pip_hashsync.environment.target import Target, protected_names
 from pip_hashsync.errors import ExitCode, Problem
-from pip_hashsync.hashes import AllowedHashes
-from pip_hashsync.hashmode import Applies
-from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
-from pip_hashsync.index import FileLink, Index
-from pip_hashsync.installed import InstalledDist, protected_closure, scan
-from pip_hashsync.metadata import IntegrityError, MetadataFetcher
-from pip_hashsync.pins import resolve_pins
-from pip_hashsync.plan import Action, PlanRules, make_plan
-from pip_hashsync.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
-from pip_hashsync.reqfile import Requirement, RequirementSet
-from pip_hashsync.request import SyncRequest, locate, read_request
-from pip_hashsync.target import Target, protected_names
+from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
+from pip_hashsync.index.metadata import IntegrityError, MetadataFetcher
+from pip_hashsync.index.pages import FileLink, Index
+from pip_hashsync.requirements import rules
+from pip_hashsync.requirements.hashes import AllowedHashes
+from pip_hashsync.requirements.reader import Requirement, RequirementSet
+from pip_hashsync.requirements.rules import Applies
+from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
+from pip_hashsync.resolve.pins import resolve_pins
+from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
+from pip_hashsync.resolve.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
+from pip_hashsync.settings.config import Settings, with_file_options
+from pip_hashsync.settings.request import SyncRequest, locate, read_request
 from pip_hashsync.urls import path_to_url, redact
 
 if TYPE_CHECKING:
-    from pip_hashsync.request import Located
+    from pip_hashsync.settings.request import Located
 
 
 @dataclass
@@ -103,7 +103,7 @@ class _Run:
     request: SyncRequest
     lines: RequirementSet
     wanted: tuple[Requirement, ...]
-    mode: hashmode.HashMode
+    mode: rules.HashMode
     settings: Settings
     target: Target
     allowed: Mapping[str, AllowedHashes]
@@ -136,9 +136,9 @@ def plan_sync(
             f"{request.venv} does not exist: planned for a new virtual environment of "
             f"{target.executable}"
         )
-    applies = hashmode.applies_in(target.marker_env(""))
-    plan.problems = [*lines.problems, *problems, *hashmode.check(lines, mode, applies)]
-    if mode.enabled and any(p.kind in hashmode.MODE_PROBLEMS for p in plan.problems):
+    applies = rules.applies_in(target.marker_env(""))
+    plan.problems = [*lines.problems, *problems, *rules.check(lines, mode, applies)]
+    if mode.enabled and any(p.kind in rules.MODE_PROBLEMS for p in plan.problems):
         plan.warnings.append(f"hash-checking mode is on ({mode.reason})")
     if plan.problems:
         return plan
@@ -154,7 +154,7 @@ def plan_sync(
         )
         plan.problems.append(Problem("empty", message))
         return plan
-    allowed = hashmode.allowed_hashes(lines, applies)
+    allowed = rules.allowed_hashes(lines, applies)
     installed = {} if new_venv else scan(target.site_dirs())
     run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
     plan.allowed = allowed
@@ -177,7 +177,7 @@ def plan_sync(
     marker_false = {
         r.key: str(r.marker) for r in lines.requirements if r.key and r.key not in applying_keys
     }
-    rules = PlanRules(
+    plan_rules = PlanRules(
         hash_mode=mode.enabled,
         protected=frozenset(protected_closure(protected_names(target, request.keep), installed)),
         marker_false=marker_false,
@@ -187,7 +187,7 @@ def plan_sync(
         force_reinstall=request.force_reinstall,
         wanted=_wanted_specifiers(wanted, lines.constraints, applies),
     )
-    plan.actions = make_plan(resolved, installed, allowed, rules)
+    plan.actions = make_plan(resolved, installed, allowed, plan_rules)
     return plan
 
 

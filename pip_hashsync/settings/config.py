@@ -14,7 +14,7 @@ Precedence, lowest first, as pip's ``ConfigOptionParser`` applies it:
 Options written in requirements files are applied last, with their own pip rules
 (:func:`load_settings`). An empty value in a file or a variable counts as unset (pip drops
 it too). The files are read with :mod:`configparser`; only their locations may come from
-pip (:mod:`pip_hashsync._pipcompat`).
+pip (:mod:`pip_hashsync.settings._pipcompat`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from pip_hashsync import _pipcompat
 from pip_hashsync.errors import COMMAND_LINE, InputError
-from pip_hashsync.reqfile import FileOptions, apply_name_set
+from pip_hashsync.requirements.reader import FileOptions, apply_name_set
+from pip_hashsync.settings import _pipcompat
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 KEYRING_PROVIDERS = ("auto", "disabled", "import", "subprocess")

@@ -25,9 +25,9 @@ from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
 from pip_hashsync.errors import Source
-from pip_hashsync.hashes import AllowedHashes
-from pip_hashsync.index import FileLink
-from pip_hashsync.reqfile import Requirement, only_for_extra
+from pip_hashsync.index.pages import FileLink
+from pip_hashsync.requirements.hashes import AllowedHashes
+from pip_hashsync.requirements.reader import Requirement, only_for_extra
 
 #: Reads the core metadata of a candidate (PEP 658 file or the archive's METADATA).
 MetadataReader = Callable[["Candidate"], "Metadata"]

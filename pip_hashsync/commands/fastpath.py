@@ -19,14 +19,19 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
-from pip_hashsync import hashmode
+from pip_hashsync.commands.receipt import write_receipt
+from pip_hashsync.environment.installed import (
+    InstalledDist,
+    protected_closure,
+    requirement_name,
+    scan,
+)
+from pip_hashsync.environment.target import Target, protected_names
 from pip_hashsync.errors import HashsyncError
-from pip_hashsync.hashes import AllowedHashes
-from pip_hashsync.installed import InstalledDist, protected_closure, requirement_name, scan
-from pip_hashsync.receipt import write_receipt
-from pip_hashsync.reqfile import Kind, Requirement, RequirementSet, only_for_extra
-from pip_hashsync.request import SyncRequest, locate, read_request
-from pip_hashsync.target import Target, protected_names
+from pip_hashsync.requirements import rules
+from pip_hashsync.requirements.hashes import AllowedHashes
+from pip_hashsync.requirements.reader import Kind, Requirement, RequirementSet, only_for_extra
+from pip_hashsync.settings.request import SyncRequest, locate, read_request
 
 #: A requirement without a URL: a name, extras and version specifiers, nothing else.
 _PLAIN = re.compile(
@@ -36,7 +41,7 @@ _PLAIN = re.compile(
 
 def already_synced(
     lines: RequirementSet,
-    mode: hashmode.HashMode,
+    mode: rules.HashMode,
     target: Target,
     installed: Mapping[str, InstalledDist],
     protected: Iterable[str],
@@ -46,11 +51,11 @@ def already_synced(
     """True when a sync of ``lines`` into ``target`` would change nothing."""
     if lines.problems or (lines.options.require_hashes and not mode.enabled):
         return False
-    applies = hashmode.applies_in(target.marker_env(""))
+    applies = rules.applies_in(target.marker_env(""))
     wanted = [r for r in lines.requirements if applies(r)]
     if not wanted:
         return False
-    allowed = hashmode.allowed_hashes(lines, applies)
+    allowed = rules.allowed_hashes(lines, applies)
     for line in wanted:
         dist = installed.get(line.key or "")
         if dist is None or not _satisfies(line, dist, allowed, mode, trust_installed):
@@ -66,7 +71,7 @@ def _satisfies(
     line: Requirement,
     dist: InstalledDist,
     allowed: Mapping[str, AllowedHashes],
-    mode: hashmode.HashMode,
+    mode: rules.HashMode,
     trust_installed: bool,
 ) -> bool:
     if line.kind is not Kind.INDEX or line.editable or line.pinned_version is None:

@@ -29,12 +29,12 @@ from pathlib import Path
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.version import InvalidVersion, Version
 
-from pip_hashsync.config import load_settings
 from pip_hashsync.errors import ExitCode, Problem, Source
-from pip_hashsync.hashes import Digest
-from pip_hashsync.http import HttpClient, HttpSettings, NetworkError
-from pip_hashsync.index import FileLink, Index
-from pip_hashsync.reqfile import Kind, Requirement, RequirementsReader
+from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
+from pip_hashsync.index.pages import FileLink, Index
+from pip_hashsync.requirements.hashes import Digest
+from pip_hashsync.requirements.reader import Kind, Requirement, RequirementsReader
+from pip_hashsync.settings.config import load_settings
 
 _HASH_OPTION = re.compile(r"\s*--hash(?:=|\s+)\S+")
 _COMMENT = re.compile(r"(^|\s+)#.*$")

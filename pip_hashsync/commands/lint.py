@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pip_hashsync import hashmode
 from pip_hashsync.errors import COMMAND_LINE, Problem
-from pip_hashsync.reqfile import Requirement, RequirementSet, RequirementsReader
+from pip_hashsync.requirements import rules
+from pip_hashsync.requirements.reader import Requirement, RequirementSet, RequirementsReader
 from pip_hashsync.urls import redact
 
 
@@ -22,7 +22,7 @@ class LintReport:
     """What ``lint`` found; ``ok`` is False when any problem was found."""
 
     lines: RequirementSet
-    mode: hashmode.HashMode
+    mode: rules.HashMode
     problems: list[Problem]
 
     @property
@@ -80,12 +80,12 @@ def lint(
 ) -> LintReport:
     """Read ``files`` and ``constraints`` and check them without touching the network."""
     lines = RequirementsReader().read(files, constraints)
-    mode, problems = hashmode.decide_mode(
+    mode, problems = rules.decide_mode(
         lines,
         require_hashes=COMMAND_LINE if require_hashes else None,
         no_require_hashes=COMMAND_LINE if no_require_hashes else None,
     )
-    problems = [*lines.problems, *problems, *hashmode.check(lines, mode)]
+    problems = [*lines.problems, *problems, *rules.check(lines, mode)]
     return LintReport(lines, mode, problems)
 
 

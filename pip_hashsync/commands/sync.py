@@ -17,23 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pip_hashsync.cache import ArchiveCache
+from pip_hashsync.archives.cache import ArchiveCache
+from pip_hashsync.archives.fetch import Archive, FetchRequest, fetch
+from pip_hashsync.environment.install import WheelToInstall, compile_bytecode
+from pip_hashsync.environment.installed import Provenance
+from pip_hashsync.environment.target import Target, create_venv
+from pip_hashsync.environment.transaction import Transaction, locked, recover
+from pip_hashsync.environment.uninstall import plan_removal
+from pip_hashsync.environment.unpacked import UnpackedCache
 from pip_hashsync.errors import ExitCode, InputError, Problem
-from pip_hashsync.fetch import Archive, FetchRequest, fetch
-from pip_hashsync.http import HttpClient, HttpSettings
-from pip_hashsync.install import WheelToInstall, compile_bytecode
-from pip_hashsync.installed import Provenance
-from pip_hashsync.plan import Action
-from pip_hashsync.request import SyncRequest, cache_dir_of, locate
-from pip_hashsync.sync import SyncPlan, plan_sync
-from pip_hashsync.target import Target, create_venv
-from pip_hashsync.transaction import Transaction, locked, recover
-from pip_hashsync.uninstall import plan_removal
-from pip_hashsync.unpacked import UnpackedCache
+from pip_hashsync.index.http import HttpClient, HttpSettings
+from pip_hashsync.resolve.plan import Action
+from pip_hashsync.resolve.planner import SyncPlan, plan_sync
+from pip_hashsync.settings.request import SyncRequest, cache_dir_of, locate
 from pip_hashsync.urls import redact
 
 if TYPE_CHECKING:
-    from pip_hashsync.request import Located
+    from pip_hashsync.settings.request import Located
 
 #: Called with (filename, bytes so far, total or None) while archives download.
 Progress = Callable[[str, int, int | None], None]

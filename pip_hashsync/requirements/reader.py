@@ -38,7 +38,12 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from pip_hashsync.errors import Problem, Source
-from pip_hashsync.hashes import Digest, InvalidDigest, parse_hash_option, url_fragment_digests
+from pip_hashsync.requirements.hashes import (
+    Digest,
+    InvalidDigest,
+    parse_hash_option,
+    url_fragment_digests,
+)
 from pip_hashsync.urls import path_to_url, url_to_path
 
 if TYPE_CHECKING:

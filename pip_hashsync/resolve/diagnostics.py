@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pip_hashsync.errors import ExitCode, Problem
-from pip_hashsync.hashes import AllowedHashes
-from pip_hashsync.index import FileLink
-from pip_hashsync.provider import Gap, Rejected, Want
+from pip_hashsync.index.pages import FileLink
+from pip_hashsync.requirements.hashes import AllowedHashes
+from pip_hashsync.resolve.provider import Gap, Rejected, Want
 
 #: Exit code for each problem kind this module produces (design policy 10).
 EXIT_CODES: dict[str, ExitCode] = {

@@ -27,8 +27,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from pip_hashsync.hashes import HEX_LENGTHS, file_digests
-from pip_hashsync.reqfile import ARCHIVE_EXTENSIONS
+from pip_hashsync.requirements.hashes import HEX_LENGTHS, file_digests
+from pip_hashsync.requirements.reader import ARCHIVE_EXTENSIONS
 from pip_hashsync.urls import path_to_url, redact, url_to_path
 
 ACCEPT = (
