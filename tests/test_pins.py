@@ -15,12 +15,12 @@ from packaging.tags import Tag
 from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 
+from pip_hashsync.index.candidates import Candidate
+from pip_hashsync.index.metadata import Metadata
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.provider import (
-    Candidate,
     HashAwareProvider,
-    Metadata,
     Policy,
     TargetFacts,
     Want,

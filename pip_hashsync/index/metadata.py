@@ -18,9 +18,9 @@ from typing import BinaryIO, Protocol
 
 from pip_hashsync.environment.installed import header_fields
 from pip_hashsync.errors import ExitCode, HashsyncError
+from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.requirements.hashes import AllowedHashes
-from pip_hashsync.resolve.provider import Candidate, Metadata
 from pip_hashsync.urls import url_to_path
 
 
@@ -33,6 +33,14 @@ class IntegrityError(HashsyncError):
     def __init__(self, message: str, project: str | None = None) -> None:
         super().__init__(message)
         self.project = project
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The parts of core metadata resolution needs."""
+
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str | None = None
 
 
 class _Response(Protocol):

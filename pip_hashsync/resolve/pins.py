@@ -15,7 +15,8 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from pip_hashsync.resolve.provider import Candidate, HashAwareProvider, Want
+from pip_hashsync.index.candidates import Candidate
+from pip_hashsync.resolve.provider import HashAwareProvider, Want
 
 
 def is_exact_pin(want: Want) -> bool:

@@ -15,9 +15,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from pip_hashsync.environment.installed import InstalledDist
+from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.requirements.hashes import AllowedHashes
-from pip_hashsync.resolve.provider import Candidate
 
 
 @dataclass(frozen=True)

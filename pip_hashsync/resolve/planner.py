@@ -23,6 +23,7 @@ from pip_hashsync.archives.cache import ArchiveCache
 from pip_hashsync.environment.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.environment.target import Target, protected_names
 from pip_hashsync.errors import ExitCode, Problem
+from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.index.metadata import IntegrityError, MetadataFetcher
 from pip_hashsync.index.pages import FileLink, Index
@@ -33,7 +34,7 @@ from pip_hashsync.requirements.rules import Applies
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
-from pip_hashsync.resolve.provider import Candidate, HashAwareProvider, Policy, TargetFacts, Want
+from pip_hashsync.resolve.provider import HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.settings.config import Settings, with_file_options
 from pip_hashsync.settings.request import SyncRequest, locate, read_request
 from pip_hashsync.urls import path_to_url, redact

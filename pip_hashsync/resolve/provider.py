@@ -25,20 +25,14 @@ from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
 from pip_hashsync.errors import Source
+from pip_hashsync.index.candidates import Candidate, identifier_of
+from pip_hashsync.index.metadata import Metadata
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.requirements.reader import Requirement, only_for_extra
 
 #: Reads the core metadata of a candidate (PEP 658 file or the archive's METADATA).
-MetadataReader = Callable[["Candidate"], "Metadata"]
-
-
-@dataclass(frozen=True)
-class Metadata:
-    """The parts of core metadata resolution needs."""
-
-    requires_dist: tuple[str, ...] = ()
-    requires_python: str | None = None
+MetadataReader = Callable[[Candidate], Metadata]
 
 
 @dataclass(frozen=True)
@@ -54,39 +48,11 @@ class Want:
 
     @property
     def identifier(self) -> str:
-        return _identifier(self.key, self.extras)
+        return identifier_of(self.key, self.extras)
 
     def describe(self) -> str:
         extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
         return self.line.text if self.line else f"{self.key}{extras}{self.specifier}"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One version of a project, with the files it may come from, best first.
-
-    An extras candidate (``extras`` non-empty) stands for the same version with those extras:
-    it depends on the plain candidate, so extras requested later still add their
-    dependencies, and shares its files.
-    """
-
-    key: str
-    name: str
-    version: Version
-    files: tuple[FileLink, ...]
-    extras: frozenset[str] = frozenset()
-    url: str | None = None
-
-    @property
-    def identifier(self) -> str:
-        return _identifier(self.key, self.extras)
-
-    def describe(self) -> str:
-        return f"{_identifier(self.name, self.extras)}=={self.version}"
-
-
-def _identifier(key: str, extras: frozenset[str]) -> str:
-    return f"{key}[{','.join(sorted(extras))}]" if extras else key
 
 
 @dataclass(frozen=True)
