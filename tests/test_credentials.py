@@ -167,7 +167,7 @@ def test_configured_credentials_authenticate_every_url_of_their_origin_and_no_ot
     assert raised.value.status == 401
 
 
-@pytest.mark.parametrize("source", ["url", "netrc"])
+@pytest.mark.parametrize("source", ["url", "netrc", "keyring"])
 def test_sync_from_a_private_index(
     source: str,
     index_server: IndexServer,
@@ -175,6 +175,7 @@ def test_sync_from_a_private_index(
     workdir: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Pages, metadata and archives all authenticate; the password is never printed, nor
     stored (provenance, cache records)."""
@@ -183,17 +184,21 @@ def test_sync_from_a_private_index(
     write(workdir / "requirements.txt", lock_for(alpha, beta))
     index_server.auth = ("alice", "s3cret")
     index_url = index_server.index_url
+    extra = []
     if source == "url":
         index_url = with_credentials(index_url, "alice:s3cret")
-    else:
+    elif source == "netrc":
         (isolated_env / ".netrc").write_text("machine 127.0.0.1 login alice password s3cret\n")
+    else:
+        request.getfixturevalue("keyring_log")  # a keyring command that knows alice
+        extra.append("--keyring-provider=subprocess")
     venv = make_venv(tmp_path / "venv")
-    argv = ["sync", "requirements.txt", "--venv", str(venv), "-i", index_url, "--no-input"]
-    code = main([*argv, "--cache-dir", str(tmp_path / "cache")])
+    argv = ["sync", "requirements.txt", "--venv", str(venv), "-i", index_url, *extra]
+    code = main([*argv, "--no-input", "--cache-dir", str(tmp_path / "cache")])
     out, err = capsys.readouterr()
     assert code == 0, out + err
     assert imports(venv, "alpha") == "1.0" and imports(venv, "beta") == "2.0"
     assert any(path.startswith("/files/") for _, path in index_server.requests)
     assert "s3cret" not in out + err
-    stored = [p for p in tmp_path.rglob("*") if p.is_file() and b"s3cret" in p.read_bytes()]
-    assert stored == [p for p in [isolated_env / ".netrc"] if p.exists()]
+    written = [*venv.rglob("*"), *(tmp_path / "cache").rglob("*")]
+    assert not [p for p in written if p.is_file() and b"s3cret" in p.read_bytes()]
