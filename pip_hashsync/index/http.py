@@ -4,9 +4,12 @@ Index pages, metadata files and downloads all go through one :class:`HttpClient`
 thread shares one connection pool per host, and authentication, proxies, trusted hosts and
 retries behave the same everywhere, the way pip's settings say (standards.md §6.4).
 
-Credentials are looked up in pip's order: the URL itself, then netrc, then (after a 401)
-keyring. They are sent as Basic auth, stripped from the URL actually requested, remembered
-per host, and never printed: messages show URLs through :func:`~pip_hashsync.urls.redact`.
+Credentials are looked up in pip's order: the URL itself (or the configured index or
+find-links URL of its origin), then netrc, then (after a 401) keyring. They are sent as Basic
+auth, stripped from the URL actually requested, remembered per origin (scheme, host, port),
+and never printed: messages show URLs through :func:`~pip_hashsync.urls.redact`. They go only
+to the origin they were given for (netrc's to its host), and no credentials at all go over
+plain http once a redirect has left https (design.md, policy 12).
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ _CHUNK_SIZE = 256 * 1024
 _USER_AGENT = f"pip-hashsync/{__version__}"
 
 Credentials = tuple[str, str]
+#: (scheme, lower-case host, port): where credentials may be sent.
+Origin = tuple[str, str, int]
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,9 @@ class HttpSettings:
     #: The configured index URLs: keyring is asked for the index URL before the bare host,
     #: as pip asks it, because that is the name users store credentials under.
     index_urls: tuple[str, ...] = ()
+    #: The configured find-links locations: their credentials, like the index URLs', serve
+    #: every URL of their origin (the archives they list included).
+    find_links: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpSettings:
@@ -93,6 +101,7 @@ class HttpSettings:
             no_input=settings.no_input,
             keyring_provider=settings.keyring_provider,
             index_urls=tuple(settings.index_urls),
+            find_links=tuple(settings.find_links),
         )
 
 
@@ -174,26 +183,39 @@ class HttpClient:
     def _open(
         self, url: str, headers: Mapping[str, str], *, preload: bool
     ) -> tuple[str, urllib3.BaseHTTPResponse]:
-        """Follow redirects ourselves, so each hop gets its own host's credentials, proxy and
-        TLS settings; return the final URL (without credentials) and a response < 400."""
+        """Follow redirects ourselves, so each hop gets its own origin's credentials, proxy and
+        TLS settings, and a hop over plain http after one over https gets no credentials at all
+        (whatever their source: a server must not pull them out of TLS); return the final URL
+        (without credentials) and a response < 400."""
         target = url
+        left_https = False
         for _ in range(_MAX_REDIRECTS + 1):
-            plain_url, response = self._send_with_auth(target, headers, preload=preload)
+            in_clear = left_https and _is_plain_http(target)
+            plain_url, response = self._send_with_auth(
+                target, headers, preload=preload, authenticate=not in_clear
+            )
             location = response.headers.get("Location")
             if response.status in _REDIRECT_STATUSES and location:
                 _discard(response)
+                left_https = left_https or not _is_plain_http(plain_url)
                 target = urllib.parse.urljoin(plain_url, location)
                 continue
             if response.status >= 400:
                 _discard(response)
-                raise _status_error(target, response, auth_tried=self._auth.sources)
+                auth_note = (
+                    "redirected from https to http: credentials are not sent in clear text"
+                    if in_clear
+                    else f"credentials missing or refused; looked in {self._auth.sources}"
+                )
+                raise _status_error(target, response, auth_note=auth_note)
             return plain_url, response
         raise NetworkError(f"Too many redirects ({_MAX_REDIRECTS}) starting at {redact(url)}")
 
     def _send_with_auth(
-        self, url: str, headers: Mapping[str, str], *, preload: bool
+        self, url: str, headers: Mapping[str, str], *, preload: bool, authenticate: bool
     ) -> tuple[str, urllib3.BaseHTTPResponse]:
-        """One hop: send with known credentials, and on 401 once more with keyring's."""
+        """One hop: send with known credentials, and on 401 once more with keyring's; with
+        ``authenticate`` false, send none (the URL's own included) and ask no keyring."""
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise NetworkError(f"Cannot fetch {redact(url)}: unsupported URL scheme")
@@ -201,15 +223,14 @@ class HttpClient:
             _ = parts.port  # raises ValueError for a port that is not a number
         except ValueError:
             raise NetworkError(f"Cannot fetch {redact(url)}: invalid port") from None
-        netloc = parts.netloc.rpartition("@")[2]
-        plain_url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-        username = None if parts.username is None else urllib.parse.unquote(parts.username)
-        password = None if parts.password is None else urllib.parse.unquote(parts.password)
-        credentials = self._auth.before_request(netloc, parts.hostname or "", username, password)
+        plain_url = urllib.parse.urlunsplit(_without_userinfo(parts))
+        if not authenticate:
+            return plain_url, self._send(plain_url, headers, None, preload=preload)
+        credentials = self._auth.before_request(parts)
         response = self._send(plain_url, headers, credentials, preload=preload)
         if response.status != 401:
             return plain_url, response
-        fresh = self._auth.after_401(plain_url, netloc, username or _username(credentials))
+        fresh = self._auth.after_401(parts, credentials)
         if fresh is None or fresh == credentials:
             return plain_url, response
         _discard(response)
@@ -329,7 +350,8 @@ class HttpClient:
 
 
 class _Authenticator:
-    """Credentials per host: from the URL, remembered, netrc, then keyring after a 401.
+    """Credentials per origin: from the URL (else the configured index or find-links URL of
+    its origin), remembered, netrc (per host), then keyring after a 401.
 
     One lock guards the remembered credentials, the parsed netrc and the keyring lookups, so
     threads that hit the same 401 at once ask keyring once.
@@ -337,7 +359,7 @@ class _Authenticator:
 
     def __init__(self, settings: HttpSettings) -> None:
         self._settings = settings
-        self._remembered: dict[str, Credentials] = {}
+        self._remembered: dict[Origin, Credentials] = {}
         self._netrc: netrc.netrc | None = None
         self._netrc_read = False
         self._keyring_failure = ""
@@ -354,30 +376,38 @@ class _Authenticator:
             return f"the URL and netrc; keyring failed: {self._keyring_failure}"
         return "the URL, netrc and keyring" if self._keyring else "the URL and netrc"
 
-    def before_request(
-        self, netloc: str, host: str, username: str | None, password: str | None
-    ) -> Credentials | None:
-        """Credentials to send on the first try: the URL's, else remembered, else netrc's."""
+    def before_request(self, parts: urllib.parse.SplitResult) -> Credentials | None:
+        """Credentials to send on the first try: the URL's (or its configured URL's), else
+        remembered for its origin, else netrc's for its host."""
+        username, password = self._userinfo(parts)
+        origin = _origin(parts)
         with self._lock:
             if username is not None and password is not None:
-                self._remembered[netloc] = (username, password)
+                self._remembered[origin] = (username, password)
                 return username, password
-            remembered = self._remembered.get(netloc)
+            remembered = self._remembered_for(origin)
             if remembered and username in (None, remembered[0]):
                 return remembered
-            from_netrc = self._from_netrc(host)
+            from_netrc = self._from_netrc(parts.hostname or "")
         if from_netrc and username in (None, from_netrc[0]):
             return from_netrc
         return None if username is None else (username, "")
 
-    def after_401(self, url: str, netloc: str, username: str | None) -> Credentials | None:
+    def after_401(
+        self, parts: urllib.parse.SplitResult, sent: Credentials | None
+    ) -> Credentials | None:
         """Keyring's credentials for a refused URL (the index URL's entry, then the host's),
-        remembered for the host as pip remembers them."""
+        remembered for its origin as pip remembers them for the host."""
+        username = self._userinfo(parts)[0] or _username(sent)
+        origin = _origin(parts)
+        netloc = parts.netloc.rpartition("@")[2]
+        index = _closest(parts, self._settings.index_urls)
+        services = (urllib.parse.urlunsplit(_without_userinfo(index)) if index else None, netloc)
         with self._lock:
-            remembered = self._remembered.get(netloc)
+            remembered = self._remembered_for(origin)
             if remembered and remembered[1] and username in (None, remembered[0]):
                 return remembered  # another thread may have asked keyring meanwhile
-            for service in (_index_url_for(url, self._settings.index_urls), netloc):
+            for service in services:
                 if self._keyring is None or not service:
                     continue
                 try:
@@ -386,9 +416,28 @@ class _Authenticator:
                     self._keyring, self._keyring_failure = None, str(exc) or type(exc).__name__
                     return None
                 if found:
-                    self._remembered[netloc] = found
+                    self._remembered[origin] = found
                     return found
         return None
+
+    def _userinfo(self, parts: urllib.parse.SplitResult) -> tuple[str | None, str | None]:
+        """The URL's user name and password, else those of the configured index or find-links
+        URL of its origin that shares the longest path with it (the index whose pages listed
+        an archive authenticates its download, as pip does)."""
+        if "@" not in parts.netloc:
+            configured = self._settings.index_urls + self._settings.find_links
+            parts = _closest(parts, configured) or parts
+        username, password = parts.username, parts.password
+        return (
+            None if username is None else urllib.parse.unquote(username),
+            None if password is None else urllib.parse.unquote(password),
+        )
+
+    def _remembered_for(self, origin: Origin) -> Credentials | None:
+        return next(
+            (self._remembered[o] for o in _origins_trusted_by(origin) if o in self._remembered),
+            None,
+        )
 
     def _from_netrc(self, host: str) -> Credentials | None:
         if not self._netrc_read:
@@ -452,20 +501,49 @@ def _find_keyring(provider: str) -> _Keyring | None:
     return _Keyring(None, command) if command else None
 
 
-def _index_url_for(url: str, index_urls: tuple[str, ...]) -> str | None:
-    """The configured index URL (without credentials) on this URL's host that shares the
-    longest path with it, as pip picks the keyring service name."""
-    parts = urllib.parse.urlsplit(url)
-    best: tuple[int, str] | None = None
-    for index in index_urls:
-        index_parts = urllib.parse.urlsplit(index.rstrip("/") + "/")
-        plain = index_parts._replace(netloc=index_parts.netloc.rpartition("@")[2])
-        if plain.netloc != parts.netloc:
+def _closest(
+    parts: urllib.parse.SplitResult, configured: tuple[str, ...]
+) -> urllib.parse.SplitResult | None:
+    """The configured URL (credentials included) whose credentials may go to this URL's
+    origin and that shares the longest path with it, as pip picks the keyring service name."""
+    trusted = _origins_trusted_by(_origin(parts))
+    best: tuple[int, urllib.parse.SplitResult] | None = None
+    for url in configured:
+        candidate = urllib.parse.urlsplit(url.rstrip("/") + "/")
+        try:
+            if _origin(candidate) not in trusted:
+                continue
+        except ValueError:  # a port that is not a number: that URL's own fetch says so
             continue
-        common = len(posixpath.commonpath([plain.path, parts.path or "/"]))
+        common = len(posixpath.commonpath([candidate.path, parts.path or "/"]))
         if best is None or common > best[0]:
-            best = (common, urllib.parse.urlunsplit(plain))
+            best = (common, candidate)
     return best[1] if best else None
+
+
+def _origin(parts: urllib.parse.SplitResult) -> Origin:
+    """Where credentials belong: scheme, host and port (the scheme's default when not given).
+    Raises ValueError for a port that is not a number."""
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _origins_trusted_by(origin: Origin) -> tuple[Origin, ...]:
+    """The origins whose credentials may be sent to ``origin``: itself, and for https on its
+    default port also plain http on its default port (an upgrade to TLS, which requests allows
+    too). Never the other way: credentials given for https stay off plain http."""
+    scheme, host, port = origin
+    if (scheme, port) == ("https", 443):
+        return (origin, ("http", host, 80))
+    return (origin,)
+
+
+def _without_userinfo(parts: urllib.parse.SplitResult) -> urllib.parse.SplitResult:
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2])
+
+
+def _is_plain_http(url: str) -> bool:
+    return url[:5].lower() == "http:"
 
 
 def _username(credentials: Credentials | None) -> str | None:
@@ -540,7 +618,7 @@ def _discard(response: urllib3.BaseHTTPResponse) -> None:
     response.release_conn()
 
 
-def _status_error(url: str, response: urllib3.BaseHTTPResponse, *, auth_tried: str) -> NetworkError:
+def _status_error(url: str, response: urllib3.BaseHTTPResponse, *, auth_note: str) -> NetworkError:
     status = response.status
     try:
         phrase = response.reason or HTTPStatus(status).phrase
@@ -548,7 +626,7 @@ def _status_error(url: str, response: urllib3.BaseHTTPResponse, *, auth_tried: s
         phrase = ""
     message = f"HTTP error {status} {phrase} for {redact(url)}".replace("  ", " ")
     if status == 401:
-        message += f" (credentials missing or refused; looked in {auth_tried})"
+        message += f" ({auth_note})"
     elif status in RETRY_STATUSES:
         message += " (the server kept failing; retries exhausted)"
     return NetworkError(message, status)
