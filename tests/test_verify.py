@@ -167,6 +167,9 @@ def test_damage_is_reported_by_distribution_and_kind(
     (site / "beta-1.0.dist-info/RECORD").unlink()
     gamma = build_wheel(tmp_path, "gamma", "1.0")
     plain_pip_install(venv, gamma)
+    moved = Path(shutil.move(site / "gamma", tmp_path / "gamma"))  # the package, linked out
+    (site / "gamma").symlink_to(moved, target_is_directory=True)
+    (moved / "stray.py").write_text("")
     journal = venv / ".pip-hashsync-txn"
     journal.mkdir()
     (journal / "journal.jsonl").write_text('{"op": "mkdir", "path": "/nowhere"}\n')
@@ -183,13 +186,15 @@ def test_damage_is_reported_by_distribution_and_kind(
         ("unrecorded", "alpha", f"{site_rel}/alpha/escape"),
         ("no-record", "beta", f"{site_rel}/beta-1.0.dist-info"),
         ("no-provenance", "gamma", f"{site_rel}/gamma-1.0.dist-info"),
+        ("outside", "gamma", f"{site_rel}/gamma/__init__.py"),
+        ("outside", "gamma", f"{site_rel}/gamma/__pycache__/__init__.{CACHE_TAG}.pyc"),
         ("unfinished-transaction", None, ".pip-hashsync-txn"),
     }
     assert all(item["message"] for item in report["findings"])  # type: ignore[attr-defined]
 
     assert main(["verify", "--python", str(venv)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-1].startswith("10 finding(s)"), lines
+    assert lines[-1].startswith("12 finding(s)"), lines
     groups = [name for name, _ in itertools.groupby(line.split(":")[0] for line in lines[:-1])]
     assert len(groups) == len(set(groups)) == 4, lines
 

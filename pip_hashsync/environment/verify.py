@@ -221,6 +221,8 @@ class _Files:
         """Files below the distributions' own folders that no RECORD lists, each reported
         under the distribution owning the closest folder above it."""
         for top in sorted(self._tops):
+            if not is_inside(os.path.realpath(top), self._real_roots):
+                continue  # a link out of the environment: its rows are reported ``outside``
             for folder, dirs, names in os.walk(top):
                 links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
                 for name in sorted([*names, *links]):
