@@ -47,7 +47,8 @@ def plain_pip_install(venv: Path, wheel: Path) -> None:
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """(venv, wheels folder): alpha and beta synced from their lock with ``--compile``, and
-    a project of the protected set (pip-hashsync) installed by plain pip."""
+    a project of the protected set (pip-hashsync, whose extra ``x`` needs gamma) installed
+    by plain pip."""
     root = tmp_path_factory.mktemp("synced")
     wheels = root / "dists"
     alpha = build_wheel(wheels, "alpha", "1.0", files=ALPHA_FILES)
@@ -66,7 +67,10 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pat
         code = main([*argv, "--compile", "-q"])
     server.stop()
     assert code == 0
-    stub = build_wheel(root / "other", "pip-hashsync", "0.0", files={"hashsync_stub/x.py": ""})
+    stub = build_wheel(
+        root / "other", "pip-hashsync", "0.0",
+        files={"hashsync_stub/x.py": ""}, extras={"x": ["gamma"]},
+    )  # fmt: skip
     plain_pip_install(venv, stub)
     yield venv, wheels
 
@@ -166,7 +170,7 @@ def test_damage_is_reported_by_distribution_and_kind(
     (site / "alpha/escape").symlink_to(tmp_path, target_is_directory=True)
     (site / "beta-1.0.dist-info/RECORD").unlink()
     gamma = build_wheel(tmp_path, "gamma", "1.0")
-    plain_pip_install(venv, gamma)
+    plain_pip_install(venv, gamma)  # needed by the protected set only with an extra
     moved = Path(shutil.move(site / "gamma", tmp_path / "gamma"))  # the package, linked out
     (site / "gamma").symlink_to(moved, target_is_directory=True)
     (moved / "stray.py").write_text("")

@@ -76,7 +76,7 @@ def verify_environment(
     Environment-wide findings come first, then each distribution's together, by name."""
     installed = scan(target.site_dirs())
     result = Verification(distributions=len(installed))
-    protected = protected_closure(protected_names(target, keep), installed)
+    protected = protected_closure(protected_names(target, keep), installed, target.marker_env(""))
     listed = _applying(target, lines) if lines is not None else {}
     result.findings += _unfinished_transaction(target)
     files = _Files(target)
