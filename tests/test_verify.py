@@ -213,6 +213,8 @@ def test_requirements_are_checked_against_what_is_installed(
         lock_line(alpha, other)
         + "delta==1.0 --hash=sha256:" + "1" * 64 + "\n"
         + 'epsilon==1.0 ; sys_platform == "nowhere" --hash=sha256:' + "2" * 64 + "\n"
+        + "zeta @ https://user:secret@127.0.0.1:1/zeta-1.0-py3-none-any.whl"
+        + " --hash=sha256:" + "3" * 64 + "\n"
     )  # fmt: skip
     code, report = verify(capsys, venv, "-r", str(lock))
     assert code == 1
@@ -220,10 +222,12 @@ def test_requirements_are_checked_against_what_is_installed(
     assert findings(report) == {
         ("hash-not-allowed", "alpha", f"{site_rel}/alpha-1.0.dist-info"),
         ("not-installed", "delta", None),
+        ("not-installed", "zeta", None),
         ("unlisted", "beta", f"{site_rel}/beta-1.0.dist-info"),
     }
     (message,) = [f["message"] for f in report["findings"] if f["kind"] == "hash-not-allowed"]  # type: ignore[attr-defined]
     assert f"{lock}:1" in message, message
+    assert "secret" not in json.dumps(report)
 
 
 def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,13 +6,14 @@ no RECORD lists; distributions that cannot be checked (no RECORD) or whose archi
 unknown (no provenance, policy 6) are named, and so is the work folder of a run that was
 killed. Given requirements, the installed set is compared with them as ``sync`` would:
 every applying line installed, from an archive its hashes allow, and nothing else but the
-protected set (policy 9).
+protected set (policy 9): pip, setuptools and the rest, and what they need on the target,
+markers evaluated and extras not (``sync``'s wider closure would leave projects unchecked).
 
 Bytecode: ``__pycache__/<module>.<cache tag>[.opt-N].pyc`` is not reported when the
 ``<module>.py`` beside the ``__pycache__`` folder is recorded, since installers compile
 without recording (``sync --compile``, EC84). Its contents cannot be checked against RECORD.
-A protected distribution (policy 9) that the requirements do not list needs no provenance:
-``sync`` keeps it as it is (the pip of a venv made with pip).
+A protected distribution that the requirements do not list needs no provenance: ``sync``
+keeps it as it is (the pip of a venv made with pip).
 
 Nothing is written and nothing is fetched: only the environment's own files are read.
 """
@@ -37,6 +38,7 @@ from pip_hashsync.environment.uninstall import is_inside, scheme_roots
 from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import file_digests
 from pip_hashsync.requirements.reader import Requirement, RequirementSet
+from pip_hashsync.urls import redact
 
 #: RECORD rows that carry no hash by design (PEP 376, PEP 491).
 _UNHASHED_BY_DESIGN = ("RECORD", "RECORD.jws", "RECORD.p7s")
@@ -110,7 +112,8 @@ def _provenance(dist: InstalledDist) -> list[Finding]:
 
 
 def _unfinished_transaction(target: Target) -> list[Finding]:
-    # Local stand-in until transaction.py offers one public check of its own.
+    """The work folder a killed run left (a local stand-in until :mod:`transaction` offers
+    its own check)."""
     work = Path(target.prefix, WORK_DIR)
     if not work.exists():
         return []
@@ -278,9 +281,10 @@ def _against_requirements(
     allowed = rules.allowed_hashes(lines, rules.applies_in(target.marker_env("")))
     for key, line in listed.items():
         dist = installed.get(key)
+        shown = redact(line.describe())
         if dist is None:
             yield Finding(
-                "not-installed", line.name, None, f"{line.source}: {line.text} is not installed"
+                "not-installed", line.name, None, f"{line.source}: {shown} is not installed"
             )
             continue
         if line.specifier and not line.specifier.contains(dist.version, prereleases=True):
@@ -288,7 +292,7 @@ def _against_requirements(
                 "wrong-version",
                 dist.name,
                 str(dist.path),
-                f"{dist.name} {dist.version} is installed; {line.source} asks for {line.text}",
+                f"{dist.name} {dist.version} is installed; {line.source} asks for {shown}",
             )
         hashes = allowed.get(key)
         provenance = dist.provenance()
