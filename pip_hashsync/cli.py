@@ -65,12 +65,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_apply_options(sync)
     target = sync.add_argument_group("target")
-    target.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
-    target.add_argument("--venv", metavar="DIR", help="virtual environment to sync")
-    target.add_argument(
-        "--keep", action="append", default=[], metavar="NAME",
-        help="never remove this project (adds to pip, pip-hashsync, setuptools, wheel)",
-    )  # fmt: skip
+    _add_target_options(
+        target, "sync", "never remove this project (adds to pip, pip-hashsync, setuptools, wheel)"
+    )
     target.add_argument(
         "--trust-installed", action="store_true",
         help="accept installed distributions of the right version without a recorded hash",
@@ -160,12 +157,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "-r", "--requirement", action="append", default=[], metavar="FILE", dest="files",
         help="requirements file to check the installed set against (may be repeated)",
     )  # fmt: skip
-    verify.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
-    verify.add_argument("--venv", metavar="DIR", help="virtual environment to verify")
-    verify.add_argument(
-        "--keep", action="append", default=[], metavar="NAME",
-        help="with -r, this project may be installed unlisted, as sync --keep leaves it",
-    )  # fmt: skip
+    _add_target_options(
+        verify,
+        "verify",
+        "with -r, this project may be installed unlisted, as sync --keep leaves it",
+    )
     verify.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
@@ -220,6 +216,13 @@ def _pip_options(args: argparse.Namespace) -> dict[str, object]:
         if value not in (None, False, []):
             given[name[2:]] = value
     return given
+
+
+def _add_target_options(parser: argparse._ActionsContainer, verb: str, keep_help: str) -> None:
+    """``--python``, ``--venv`` and ``--keep`` of the commands that look at one environment."""
+    parser.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
+    parser.add_argument("--venv", metavar="DIR", help=f"virtual environment to {verb}")
+    parser.add_argument("--keep", action="append", default=[], metavar="NAME", help=keep_help)
 
 
 def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
