@@ -160,7 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_target_options(
         verify,
         "verify",
-        "with -r, this project may be installed unlisted, as sync --keep leaves it",
+        "a project sync --keep leaves alone: not unlisted, needs no provenance unless listed",
     )
     verify.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
