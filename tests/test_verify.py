@@ -41,7 +41,7 @@ def plain_pip_install(venv: Path, wheel: Path) -> None:
     """Install ``wheel`` into ``venv`` with pip, which writes no pip-hashsync provenance."""
     command = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
     command += ["install", "-q", "--no-index", "--no-deps", str(wheel)]
-    subprocess.run(command, check=True, env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
+    subprocess.run(command, check=True)
 
 
 @pytest.fixture(scope="module")
@@ -56,22 +56,24 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pat
     (root / "lock.txt").write_text(lock_line(alpha) + lock_line(beta))
     venv = root / "venv"
     create_venv(venv)
-    server = IndexServer(root=wheels)
-    server.start()
-    with pytest.MonkeyPatch.context() as patch:  # the isolation conftest gives each test
-        for name in [n for n in os.environ if n.startswith(("PIP_", "UV_"))]:
-            patch.delenv(name)
-        patch.setenv("PIP_CONFIG_FILE", os.devnull)
-        patch.setenv("XDG_CACHE_HOME", str(root / "cache"))
-        argv = ["sync", str(root / "lock.txt"), "--venv", str(venv), "-i", server.index_url]
-        code = main([*argv, "--compile", "-q"])
-    server.stop()
-    assert code == 0
     stub = build_wheel(
         root / "other", "pip-hashsync", "0.0",
         files={"hashsync_stub/x.py": ""}, extras={"x": ["gamma"]},
     )  # fmt: skip
-    plain_pip_install(venv, stub)
+    server = IndexServer(root=wheels)
+    server.start()
+    with pytest.MonkeyPatch.context() as patch:  # as conftest isolates each test
+        for name in [n for n in os.environ if n.startswith(("PIP_", "UV_"))]:
+            patch.delenv(name)
+        patch.setenv("PIP_CONFIG_FILE", os.devnull)
+        patch.setenv("HOME", str(root))
+        patch.setenv("XDG_CACHE_HOME", str(root / "cache"))
+        argv = ["sync", str(root / "lock.txt"), "--venv", str(venv), "-i", server.index_url]
+        try:
+            assert main([*argv, "--compile", "-q"]) == 0
+        finally:
+            server.stop()
+        plain_pip_install(venv, stub)
     yield venv, wheels
 
 
