@@ -65,12 +65,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_apply_options(sync)
     target = sync.add_argument_group("target")
-    target.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
-    target.add_argument("--venv", metavar="DIR", help="virtual environment to sync")
-    target.add_argument(
-        "--keep", action="append", default=[], metavar="NAME",
-        help="never remove this project (adds to pip, pip-hashsync, setuptools, wheel)",
-    )  # fmt: skip
+    _add_target_options(
+        target, "sync", "never remove this project (adds to pip, pip-hashsync, setuptools, wheel)"
+    )
     target.add_argument(
         "--trust-installed", action="store_true",
         help="accept installed distributions of the right version without a recorded hash",
@@ -144,6 +141,31 @@ def _build_parser() -> argparse.ArgumentParser:
     filters.add_argument("--no-sdist", action="store_true", help="leave the sdist out")
     _add_pip_options(hashes)
     hashes.set_defaults(run=_run_hashes)
+
+    verify = commands.add_parser(
+        "verify",
+        help="check an installed environment against its RECORD files and requirements",
+        description="Check every installed file against the hash in its distribution's RECORD "
+        "(changed, missing, and unrecorded files in the distribution's folders), "
+        "distributions without RECORD or without pip-hashsync's record of their archive, and "
+        "a run left unfinished; with -r, also that each listed distribution came from an "
+        "archive the files allow and that nothing unlisted is installed. Reads the "
+        "environment only: no network, no change. Exit 0 when clean, 1 with findings, 2 for "
+        "bad input.",
+    )
+    verify.add_argument(
+        "-r", "--requirement", action="append", default=[], metavar="FILE", dest="files",
+        help="requirements file to check the installed set against (may be repeated)",
+    )  # fmt: skip
+    _add_target_options(
+        verify,
+        "verify",
+        "a project sync --keep leaves alone: not unlisted, needs no provenance unless listed",
+    )
+    verify.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+    verify.set_defaults(run=_run_verify)
     return parser
 
 
@@ -194,6 +216,13 @@ def _pip_options(args: argparse.Namespace) -> dict[str, object]:
         if value not in (None, False, []):
             given[name[2:]] = value
     return given
+
+
+def _add_target_options(parser: argparse._ActionsContainer, verb: str, keep_help: str) -> None:
+    """``--python``, ``--venv`` and ``--keep`` of the commands that look at one environment."""
+    parser.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
+    parser.add_argument("--venv", metavar="DIR", help=f"virtual environment to {verb}")
+    parser.add_argument("--keep", action="append", default=[], metavar="NAME", help=keep_help)
 
 
 def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
@@ -255,6 +284,19 @@ def _run_lint(args: argparse.Namespace) -> int:
             print(render_problems(report.problems), file=sys.stderr)
         print(report.summary())
     return ExitCode.OK if report.ok else ExitCode.BAD_INPUT
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from pip_hashsync.commands.verify import verify
+
+    report = verify(args.files, python=args.python, venv=args.venv, keep=args.keep)
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print("\n".join(report.text_lines()))
+    return report.exit_code
 
 
 def _sync_request(args: argparse.Namespace) -> SyncRequest:

@@ -236,9 +236,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def protected_closure(protected: Iterable[str], installed: Mapping[str, InstalledDist]) -> set[str]:
+def protected_closure(
+    protected: Iterable[str],
+    installed: Mapping[str, InstalledDist],
+    marker_env: Mapping[str, str] | None = None,
+) -> set[str]:
     """The protected names plus everything installed they depend on (policy 9), markers
-    and extras aside: keeping too much here only leaves a project installed."""
+    and extras aside: keeping too much here only leaves a project installed. With a target's
+    ``marker_env``, only the requirements whose marker holds there without extras (for
+    ``verify``, where too much would leave projects unchecked)."""
     keep: set[str] = set()
     todo: list[str] = [canonicalize_name(n) for n in protected]
     while todo:
@@ -248,10 +254,23 @@ def protected_closure(protected: Iterable[str], installed: Mapping[str, Installe
         keep.add(key)
         dist = installed.get(key)
         for text in dist.requires() if dist else ():
-            name = requirement_name(text)
+            name = requirement_name(text) if marker_env is None else _needed(text, marker_env)
             if name is not None:
                 todo.append(name)
     return keep
+
+
+def _needed(text: str, marker_env: Mapping[str, str]) -> str | None:
+    """The canonical name ``text`` requires where ``marker_env`` holds, else None."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return requirement_name(text)
+    if requirement.marker and not requirement.marker.evaluate(dict(marker_env)):
+        return None
+    return canonicalize_name(requirement.name)
 
 
 _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
