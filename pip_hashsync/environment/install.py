@@ -33,7 +33,7 @@ from installer.utils import copyfileobj_with_hashing, make_file_executable
 from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.environment.installed import Provenance
 from pip_hashsync.environment.target import Target
-from pip_hashsync.environment.uninstall import is_inside
+from pip_hashsync.environment.uninstall import Containment, is_inside, link_out_of
 from pip_hashsync.environment.unpacked import LoadedFile, UnpackedCache, open_source
 from pip_hashsync.errors import ExitCode, HashsyncError
 
@@ -142,6 +142,7 @@ class _JournaledDestination(SchemeDictionaryDestination):
         self.before_write = before_write
         self.written: list[str] = []
         self._folders: set[str] = set()
+        self._contained = {root: Containment([root]) for root in self.scheme_dict.values()}
 
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
@@ -154,6 +155,13 @@ class _JournaledDestination(SchemeDictionaryDestination):
         # a journaled path outside the target would be deleted by a rollback.
         if not is_inside(file, [root]):
             raise ValueError(f"the wheel would write {path} outside of {root}")
+        if file not in self._contained[self.scheme_dict[scheme]]:
+            link, leads_to = link_out_of(file, root)
+            raise ValueError(
+                f"{link} is a symbolic link to {leads_to}, outside the environment; "
+                "pip-hashsync neither writes nor deletes through it. Remove the link, then "
+                "run again."
+            )
         self.before_write(file)
         self.written.append(file)
         folder = os.path.dirname(file)

@@ -39,7 +39,12 @@ from typing import Any
 
 from pip_hashsync.environment.install import WheelToInstall, install_wheel
 from pip_hashsync.environment.target import Target
-from pip_hashsync.environment.uninstall import Removal, is_inside, prune_empty_dirs, scheme_roots
+from pip_hashsync.environment.uninstall import (
+    Containment,
+    Removal,
+    prune_empty_dirs,
+    scheme_roots,
+)
 from pip_hashsync.errors import ExitCode, HashsyncError
 
 LOCK_FILE = ".pip-hashsync.lock"
@@ -329,11 +334,11 @@ def _undo(entries: list[dict[str, Any]], target: Target) -> None:
     """Reverse ``entries``, newest first. Safe to repeat; touches nothing outside the
     target's scheme folders. Raises :class:`TransactionError`, keeping the journal so that
     the next run tries again, when something could not be put back."""
-    roots = scheme_roots(target)
+    contained = Containment(scheme_roots(target))
     problems: list[str] = []
     for entry in reversed(entries):
         path = entry.get("path")
-        if not isinstance(path, str) or not is_inside(path, roots):
+        if not isinstance(path, str) or path not in contained:
             continue
         try:
             if entry["op"] == "write":
