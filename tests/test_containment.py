@@ -9,8 +9,10 @@ outside the venv are listed before and after to prove them untouched.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,112 @@ def test_a_dist_info_folder_linked_outside_is_not_emptied(
     code, _out, err = sync("requirements.txt")
     assert code == 0, err
     assert tree(real_info) == before
+
+
+# -- the interpreter record in the cache is checked before it is believed ------------------
+
+
+def edit_interpreter_records(cache: Path, venv: Path, **changes: object) -> None:
+    """Rewrite the cached probe answers for ``venv`` with ``changes`` (``paths`` merged)."""
+    records = [p for p in (cache / "interpreters").glob("*.json") if str(venv) in p.read_text()]
+    assert records
+    for record in records:
+        data = json.loads(record.read_text())
+        data["paths"].update(changes.pop("paths", {}))
+        data.update(changes)
+        record.write_text(json.dumps(data))
+
+
+def test_an_edited_interpreter_record_is_probed_again(
+    sync: Sync, venv: Path, cache: Path, index_server: IndexServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    alpha = build_wheel(index_server.root, "alpha", "1.0")
+    beta = build_wheel(index_server.root, "beta", "1.0")
+    write(Path("requirements.txt"), lock_for(alpha))
+    assert sync("requirements.txt")[0] == 0
+    elsewhere, marker = tmp_path / "elsewhere", tmp_path / "fake-was-run"
+    fake = write(tmp_path / "fake-python", f"#!/bin/sh\ntouch {marker}\n")
+    fake.chmod(0o755)
+    edit_interpreter_records(
+        cache, venv, executable=str(fake),
+        paths={key: str(elsewhere) for key in ("purelib", "platlib", "scripts", "data")},
+    )  # fmt: skip
+    monkeypatch.setattr("pip_hashsync.environment.target._IN_PROCESS", {})
+
+    write(Path("requirements.txt"), lock_for(alpha, beta))
+    code, _out, err = sync("requirements.txt", "--compile")
+    assert code == 0, err
+    assert not elsewhere.exists()
+    assert not marker.exists()
+    assert imports(venv, "beta") == "1.0"
+    assert list((site_packages(venv) / "beta" / "__pycache__").glob("*.pyc"))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"paths": {"purelib": "/elsewhere/site-packages"}}, id="purelib-outside"),
+        pytest.param({"prefix": "/elsewhere", "in_venv": True}, id="prefix-elsewhere"),
+        pytest.param({"in_venv": False}, id="venv-said-not-venv"),
+        pytest.param({"executable": sys.executable}, id="base-interpreter"),
+        pytest.param({"tags": "py3-none-any"}, id="tags-not-a-list"),
+        pytest.param({"paths": {"scripts": 7}}, id="path-not-a-string"),
+    ],
+)
+def test_a_cached_record_that_fails_a_check_is_not_believed(
+    venv: Path, tmp_path: Path, changes: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pip_hashsync.environment.target import introspect
+
+    cache = tmp_path / "cache"
+    python = str(venv / "bin" / "python")
+    genuine = introspect(python, cache)
+    edit_interpreter_records(cache, venv, **changes)
+    monkeypatch.setattr("pip_hashsync.environment.target._IN_PROCESS", {})
+    assert introspect(python, cache) == genuine
+
+
+# -- a --python that answers badly, or not at all ------------------------------------------
+
+
+def fake_python(tmp_path: Path, body: str) -> tuple[Path, Path]:
+    """A script posing as an interpreter; each start appends a line to the returned log."""
+    log = tmp_path / "starts.log"
+    script = write(tmp_path / "fake" / "python", f"#!/bin/sh\necho started >> {log}\n{body}\n")
+    script.chmod(0o755)
+    return script, log
+
+
+def sync_with_python(python: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from pip_hashsync.cli import main
+
+    write(Path("requirements.txt"), "")
+    code = main(["sync", "requirements.txt", "--python", str(python), "--no-index"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, err
+
+
+def test_an_interpreter_answering_without_its_paths_is_named(
+    tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = json.dumps({"supported": True, "version": "3.12.0", "executable": "/x/python"})
+    python, log = fake_python(tmp_path, f"echo '{answer}'")
+    code, err = sync_with_python(python, capsys)
+    assert code == 5
+    assert f"{python} did not answer like a Python interpreter" in err
+    assert "paths" in err
+    assert log.read_text().count("started") == 1
+
+
+def test_an_interpreter_that_never_answers_is_asked_once(
+    tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr("pip_hashsync.environment.target._PROBE_TIMEOUT", 0.5)
+    python, log = fake_python(tmp_path, "exec sleep 30")
+    code, err = sync_with_python(python, capsys)
+    assert code == 5
+    assert f"The Python interpreter {python} did not answer within 0.5 seconds" in err
+    assert log.read_text().count("started") == 1
