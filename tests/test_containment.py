@@ -247,3 +247,34 @@ def test_an_interpreter_that_never_answers_is_asked_once(
     assert code == 5
     assert f"The Python interpreter {python} did not answer within 0.5 seconds" in err
     assert log.read_text().count("started") == 1
+
+
+# -- a wheel installer cannot make a script of ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry_points", "named"),
+    [
+        ("[console_scripts]\nbad = not a valid spec\n", "bad = not a valid spec"),
+        ("[gui_scripts]\nodd = alpha:%(main\n", "entry_points.txt"),
+        ("bad = alpha:main\n", "entry_points.txt"),
+    ],
+    ids=["invalid-reference", "bad-interpolation", "no-section"],
+)
+def test_an_invalid_entry_point_is_named_and_rolled_back(
+    sync: Sync, venv: Path, index_server: IndexServer, entry_points: str, named: str
+) -> None:
+    alpha1 = build_wheel(index_server.root, "alpha", "1.0")
+    files = {"alpha/__init__.py": "", "alpha-2.0.dist-info/entry_points.txt": entry_points}
+    alpha2 = build_wheel(index_server.root, "alpha", "2.0", files=files)
+    write(Path("requirements.txt"), lock_for(alpha1))
+    assert sync("requirements.txt")[0] == 0
+    before = snapshot(venv)
+
+    write(Path("requirements.txt"), lock_for(alpha2))
+    code, _out, err = sync("requirements.txt")
+    assert code == 5, err
+    assert f"Cannot install {alpha2.name}" in err
+    assert named in err
+    assert "rolled back" in err
+    assert snapshot(venv) == before
