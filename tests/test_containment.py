@@ -12,7 +12,10 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -276,5 +279,52 @@ def test_an_invalid_entry_point_is_named_and_rolled_back(
     assert code == 5, err
     assert f"Cannot install {alpha2.name}" in err
     assert named in err
+    assert "rolled back" in err
+    assert snapshot(venv) == before
+
+
+# -- a site-packages that cannot be written -------------------------------------------------
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder`` made read-only for real: a read-only bind mount of it onto itself as root
+    (root ignores permissions; this is how containers mount it), else its mode bits."""
+    if os.geteuid() != 0:
+        folders = [folder, *(p for p in folder.rglob("*") if p.is_dir())]
+        for path in folders:
+            path.chmod(0o555)
+        try:
+            yield
+        finally:
+            for path in folders:
+                path.chmod(0o755)
+        return
+    if subprocess.run(["mount", "--bind", folder, folder], capture_output=True).returncode:
+        pytest.skip("running as root, and no bind mount can be made to make a folder read-only")
+    try:
+        remount = ["mount", "-o", "remount,bind,ro", folder]
+        if subprocess.run(remount, capture_output=True).returncode:
+            pytest.skip("running as root, and a bind mount cannot be made read-only")
+        yield
+    finally:
+        subprocess.run(["umount", folder], check=True)
+
+
+def test_a_read_only_site_packages_is_named_and_left_as_it_was(
+    sync: Sync, venv: Path, index_server: IndexServer
+) -> None:
+    alpha1 = build_wheel(index_server.root, "alpha", "1.0")
+    alpha2 = build_wheel(index_server.root, "alpha", "2.0")
+    write(Path("requirements.txt"), lock_for(alpha1))
+    assert sync("requirements.txt")[0] == 0
+    before = snapshot(venv)
+
+    write(Path("requirements.txt"), lock_for(alpha2))
+    with read_only(site_packages(venv)):
+        code, _out, err = sync("requirements.txt")
+    assert code == 5, err
+    assert f"The folder {site_packages(venv)} is not writable" in err
+    assert "cross-device" not in err
     assert "rolled back" in err
     assert snapshot(venv) == before
