@@ -104,43 +104,48 @@ def test_replacing_a_package_whose_folder_links_outside_writes_nothing_there(
     assert tree(outside) == before
 
 
+def hand_installed(info: Path, *rows: str) -> None:
+    """A ``hostile 1.0`` put in by hand as ``info``: METADATA, and a RECORD naming it and
+    ``rows``. Not in the lock, so the next sync removes it."""
+    write(info / "METADATA", "Metadata-Version: 2.1\nName: hostile\nVersion: 1.0\n")
+    listed = ("hostile-1.0.dist-info/METADATA", *rows)
+    write(info / "RECORD", "".join(f"{row},,\n" for row in listed))
+
+
+def sync_alpha_only(sync: Sync, index_server: IndexServer) -> str:
+    alpha = build_wheel(index_server.root, "alpha", "1.0")
+    write(Path("requirements.txt"), lock_for(alpha))
+    code, _out, err = sync("requirements.txt")
+    assert code == 0, err
+    return err
+
+
 def test_a_record_row_through_a_linked_folder_deletes_nothing_outside(
     sync: Sync, venv: Path, index_server: IndexServer, outside: Path
 ) -> None:
     site = site_packages(venv)
     (site / "shared_link").symlink_to(outside, target_is_directory=True)
-    info = site / "hostile-1.0.dist-info"
-    write(info / "METADATA", "Metadata-Version: 2.1\nName: hostile\nVersion: 1.0\n")
-    rows = [f"{info.name}/METADATA,,", "shared_link/victim.txt,,", "shared_link/__init__.py,,"]
-    write(info / "RECORD", "\n".join(rows) + "\n")
+    hand_installed(site / "hostile-1.0.dist-info", "shared_link/victim.txt", "shared_link/x.py")
     before = tree(outside)
-    alpha = build_wheel(index_server.root, "alpha", "1.0")
-    write(Path("requirements.txt"), lock_for(alpha))
 
-    code, _out, err = sync("requirements.txt")
-    assert code == 0, err
+    err = sync_alpha_only(sync, index_server)
     assert tree(outside) == before
     assert "shared_link/victim.txt, outside the environment; left alone" in err
-    assert not info.exists()
+    assert not (site / "hostile-1.0.dist-info").exists()
     assert (site / "shared_link").is_symlink()
 
 
 def test_a_dist_info_folder_linked_outside_is_not_emptied(
     sync: Sync, venv: Path, index_server: IndexServer, tmp_path: Path
 ) -> None:
-    site = site_packages(venv)
-    real_info = tmp_path / "elsewhere" / "hostile-1.0.dist-info"
-    write(real_info / "METADATA", "Metadata-Version: 2.1\nName: hostile\nVersion: 1.0\n")
-    write(real_info / "RECORD", "hostile-1.0.dist-info/METADATA,,\n")
-    write(real_info / "victim.txt", "precious\n")
-    (site / real_info.name).symlink_to(real_info, target_is_directory=True)
-    before = tree(real_info)
-    alpha = build_wheel(index_server.root, "alpha", "1.0")
-    write(Path("requirements.txt"), lock_for(alpha))
+    info = tmp_path / "elsewhere" / "hostile-1.0.dist-info"
+    hand_installed(info)
+    write(info / "victim.txt", "precious\n")
+    (site_packages(venv) / info.name).symlink_to(info, target_is_directory=True)
+    before = tree(info)
 
-    code, _out, err = sync("requirements.txt")
-    assert code == 0, err
-    assert tree(real_info) == before
+    sync_alpha_only(sync, index_server)
+    assert tree(info) == before
 
 
 # -- the interpreter record in the cache is checked before it is believed ------------------
