@@ -254,13 +254,15 @@ def _believable(target: Target, path: str) -> bool:
     the interpreter at ``path`` gave: naming ``path`` itself (or a link in the same folder
     to the same file), a venv exactly when a ``pyvenv.cfg`` is where the interpreter looks
     for one, with that folder as its prefix, and every install folder under the prefix. A
-    venv's stdlib and include are the base interpreter's, and change nothing here."""
+    venv's stdlib and include are the base interpreter's, and change nothing here. Paths
+    are compared as written first: links are resolved only when that fails (a no-op run
+    reads this, and resolving costs a system call per folder)."""
     executable, prefix = target.executable, target.prefix
     if not os.path.isabs(executable) or os.path.dirname(os.path.normpath(executable)) != (
         os.path.dirname(path)
     ):
         return False
-    if os.path.realpath(executable) != os.path.realpath(path):
+    if not _same(executable, path):
         return False
     venv_dirs = [
         folder
@@ -272,17 +274,28 @@ def _believable(target: Target, path: str) -> bool:
     checked: tuple[str, ...] = _PATH_KEYS
     if venv_dirs:
         checked = ("purelib", "platlib", "scripts", "data", "headers")
-        if os.path.realpath(prefix) != os.path.realpath(venv_dirs[0]):
+        if not _same(prefix, venv_dirs[0]):
             return False
     elif prefix != target.base_prefix or not _under(executable, prefix):
         return False
     return all(_under(target.paths[key], prefix) for key in checked)
 
 
+def _same(path: str, other: str) -> bool:
+    """Both name the same file: as written, or once links are resolved."""
+    return os.path.normpath(path) == other or os.path.realpath(path) == os.path.realpath(other)
+
+
 def _under(path: str, folder: str) -> bool:
-    """``path`` is ``folder`` or below it, links resolved."""
-    real_path, real_folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.isabs(path) and os.path.commonpath([real_path, real_folder]) == real_folder
+    """``path`` (absolute) is ``folder`` or below it: as written, or once links are resolved."""
+
+    def below(inner: str, outer: str) -> bool:
+        return inner == outer or inner.startswith(os.path.join(outer, ""))
+
+    return os.path.isabs(path) and (
+        below(os.path.normpath(path), os.path.normpath(folder))
+        or below(os.path.realpath(path), os.path.realpath(folder))
+    )
 
 
 def _malformed(data: dict[str, Any]) -> list[str]:
