@@ -22,7 +22,17 @@ import pytest
 from distbuilder import build_wheel
 from helpers import write
 from indexserver import IndexServer
-from test_sync_apply import Sync, cache, imports, lock_for, site_packages, snapshot, sync, venv
+from test_sync_apply import (
+    Sync,
+    cache,
+    imports,
+    lock_for,
+    site_packages,
+    snapshot,
+    standalone_python,
+    sync,
+    venv,
+)
 
 __all__ = ["cache", "sync", "venv"]  # fixtures shared with test_sync_apply
 
@@ -152,7 +162,8 @@ def test_a_dist_info_folder_linked_outside_is_not_emptied(
 
 
 def edit_interpreter_records(cache: Path, venv: Path, **changes: object) -> None:
-    """Rewrite the cached probe answers for ``venv`` with ``changes`` (``paths`` merged)."""
+    """Rewrite the cached probe answers for ``venv`` (or any prefix) with ``changes``
+    (``paths`` merged)."""
     records = [p for p in (cache / "interpreters").glob("*.json") if str(venv) in p.read_text()]
     assert records
     for record in records:
@@ -210,6 +221,32 @@ def test_a_cached_record_that_fails_a_check_is_not_believed(
     edit_interpreter_records(cache, venv, **changes)
     monkeypatch.setattr("pip_hashsync.environment.target._IN_PROCESS", {})
     assert introspect(python, cache) == genuine
+
+
+def test_an_edited_record_cannot_hide_that_a_python_is_externally_managed(
+    tmp_path: Path, index_server: IndexServer, workdir: Path, cache: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """PEP 668's marker is looked for in the stdlib the record names: a record pointing it
+    elsewhere must not let a sync change the system's Python."""
+    from pip_hashsync.cli import main
+
+    system = tmp_path / "system"
+    python = standalone_python(system)
+    stdlib = next((system / "lib").iterdir())
+    (stdlib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=Hands off.\n")
+    write(Path("requirements.txt"), lock_for(build_wheel(index_server.root, "alpha", "1.0")))
+    argv = ["sync", "requirements.txt", "--python", str(python), "-i", index_server.index_url]
+    argv += ["--cache-dir", str(cache)]
+    assert main(argv) == 2
+    unmarked = tmp_path / "unmarked-stdlib"
+    unmarked.mkdir()
+    edit_interpreter_records(cache, system, paths={"stdlib": str(unmarked)})
+    monkeypatch.setattr("pip_hashsync.environment.target._IN_PROCESS", {})
+
+    assert main(argv) == 2
+    assert "Hands off." in capsys.readouterr().err
+    assert list((stdlib / "site-packages").iterdir()) == []
 
 
 # -- a --python that answers badly, or not at all ------------------------------------------
