@@ -15,9 +15,11 @@ target itself (EC84).
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -28,12 +30,13 @@ from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry
+from installer.sources import WheelSource
 from installer.utils import copyfileobj_with_hashing, make_file_executable
 
 from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.environment.installed import Provenance
 from pip_hashsync.environment.target import Target
-from pip_hashsync.environment.uninstall import is_inside
+from pip_hashsync.environment.uninstall import Containment, is_inside, link_out_of
 from pip_hashsync.environment.unpacked import LoadedFile, UnpackedCache, open_source
 from pip_hashsync.errors import ExitCode, HashsyncError
 
@@ -53,6 +56,9 @@ _WINDOWS_LAUNCHERS: dict[str, LauncherKind] = {
 
 # Below this many files one compiler process is quicker than starting a pool of them.
 _PARALLEL_COMPILE_FROM = 200
+
+# A script's ``module:attribute [extras]``, as installer needs it to write a launcher.
+_SCRIPT_REFERENCE = re.compile(r"[\w.]+\s*:\s*[\w.]+\s*(\[.*\])?\s*")
 
 
 class InstallError(HashsyncError):
@@ -89,6 +95,7 @@ def install_wheel(
     try:
         with open_source(wheel.path, wheel.provenance.sha256, wheel.unpacked) as source:
             source.validate_record(validate_contents=False)
+            _check_scripts(source)
             destination = _JournaledDestination(
                 before_write,
                 scheme_dict=_scheme_dict(target, source.distribution),
@@ -142,6 +149,7 @@ class _JournaledDestination(SchemeDictionaryDestination):
         self.before_write = before_write
         self.written: list[str] = []
         self._folders: set[str] = set()
+        self._contained = {root: Containment([root]) for root in self.scheme_dict.values()}
 
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
@@ -154,6 +162,13 @@ class _JournaledDestination(SchemeDictionaryDestination):
         # a journaled path outside the target would be deleted by a rollback.
         if not is_inside(file, [root]):
             raise ValueError(f"the wheel would write {path} outside of {root}")
+        if file not in self._contained[self.scheme_dict[scheme]]:
+            link, leads_to = link_out_of(file, root)
+            raise ValueError(
+                f"{link} is a symbolic link to {leads_to}, outside the environment; "
+                "pip-hashsync neither writes nor deletes through it. Remove the link, then "
+                "run again."
+            )
         self.before_write(file)
         self.written.append(file)
         folder = os.path.dirname(file)
@@ -169,6 +184,27 @@ class _JournaledDestination(SchemeDictionaryDestination):
         if is_executable:
             make_file_executable(Path(file))
         return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+
+
+def _check_scripts(source: WheelSource) -> None:
+    """Raise ValueError naming the entry of ``entry_points.txt`` that no script can be made
+    of: installer only asserts (a bare "AssertionError") or lets configparser's error out."""
+    if "entry_points.txt" not in source.dist_info_filenames:
+        return
+    parser = configparser.ConfigParser(delimiters="=")  # read as installer reads it
+    parser.optionxform = str  # type: ignore[assignment, method-assign]
+    try:
+        parser.read_string(source.read_dist_info("entry_points.txt"))
+        for section in ("console_scripts", "gui_scripts"):
+            entries = parser.items(section) if parser.has_section(section) else []
+            for name, reference in entries:
+                if not _SCRIPT_REFERENCE.fullmatch(reference):
+                    raise ValueError(
+                        f"the entry point '{name} = {reference}' in [{section}] of its "
+                        "entry_points.txt is not a 'module:function' reference"
+                    )
+    except configparser.Error as exc:
+        raise ValueError(f"its entry_points.txt cannot be read: {exc}") from None
 
 
 def _scheme_dict(target: Target, distribution: str) -> dict[str, str]:

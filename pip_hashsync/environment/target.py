@@ -3,8 +3,10 @@
 Tags, the marker environment and install paths can only be computed correctly inside the
 target (standards §5), so :func:`introspect` runs one small probe there with our own
 ``packaging`` and reads its answer as JSON. The answer is cached per interpreter, keyed on
-what would change it, so a no-op sync starts no process (EC65). The target needs nothing
-installed: a ``python -m venv --without-pip`` environment is enough.
+what would change it, so a no-op sync starts no process (EC65). A cached answer is checked
+before it is believed (policy 12): it must name the interpreter asked for and keep every
+install folder under that interpreter's prefix, else the interpreter is asked again. The
+target needs nothing installed: a ``python -m venv --without-pip`` environment is enough.
 """
 
 from __future__ import annotations
@@ -161,8 +163,26 @@ def _env_executable(directory: str) -> str:
 
 
 #: Answers this process already has, by the key of what they depend on: a run asks twice
-#: (the no-op check, then the full path), with or without a cache folder.
-_IN_PROCESS: dict[str, Target] = {}
+#: (the no-op check, then the full path), with or without a cache folder. A failure is
+#: kept too, so that an interpreter that hangs costs one timeout, not two.
+_IN_PROCESS: dict[str, Target | TargetError] = {}
+
+#: The probe's answer: each key and its type (``paths`` holds :data:`_PATH_KEYS`).
+_ANSWER_TYPES: dict[str, type | tuple[type, ...]] = {
+    "version": str,
+    "executable": str,
+    "prefix": str,
+    "base_prefix": str,
+    "in_venv": bool,
+    "implementation": str,
+    "cache_tag": (str, type(None)),
+    "paths": dict,
+    "tags": list,
+    "markers": dict,
+    "os_name": str,
+    "platform": str,
+}
+_PATH_KEYS = ("purelib", "platlib", "scripts", "data", "include", "stdlib", "headers")
 
 
 def introspect(python: str, cache_dir: Path | None) -> Target:
@@ -174,14 +194,20 @@ def introspect(python: str, cache_dir: Path | None) -> Target:
     if not os.path.isfile(path):
         raise TargetError(f"No Python interpreter at {python}: the file does not exist.")
     key = _cache_key(path)
-    target = _IN_PROCESS.get(key)
-    if target is not None:
-        return target
+    known = _IN_PROCESS.get(key)
+    if isinstance(known, TargetError):
+        raise known
+    if known is not None:
+        return known
     cache_file = cache_dir / "interpreters" / f"{key}.json" if cache_dir else None
-    target = _load(cache_file) if cache_file is not None else None
+    target = _load(cache_file, path) if cache_file is not None else None
     if target is None:
-        data = _probe(path)
-        target = _target_from(data, path)
+        try:
+            data = _probe(path)
+            target = _target_from(data, path)
+        except TargetError as error:
+            _IN_PROCESS[key] = error
+            raise
         if cache_file is not None:
             _store(cache_file, data)
     _IN_PROCESS[key] = target
@@ -207,17 +233,82 @@ def _cache_key(path: str) -> str:
         cfg_mtimes,
         pip_hashsync.__version__,
         packaging.__version__,
+        _PROBE,
     ]
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()
 
 
-def _load(cache_file: Path) -> Target | None:
-    """The cached target, or None when absent or unreadable (then it is probed again)."""
+def _load(cache_file: Path, path: str) -> Target | None:
+    """The cached target of ``path``, or None when absent, unreadable or not believable
+    (then it is probed again)."""
     try:
         data = json.loads(cache_file.read_bytes())
-        return _target_from(data, data["executable"])
-    except (OSError, ValueError, KeyError, TypeError, TargetError):
+        target = _target_from(data, path) if isinstance(data, dict) else None
+    except (OSError, ValueError, TargetError):
         return None
+    return target if target is not None and _believable(target, path) else None
+
+
+def _believable(target: Target, path: str) -> bool:
+    """A cached answer (which anyone who can write the cache folder can edit) is the one
+    the interpreter at ``path`` gave: naming ``path`` itself (or a link in the same folder
+    to the same file), a venv exactly when a ``pyvenv.cfg`` is where the interpreter looks
+    for one, with that folder as its prefix, and every install folder under the prefix. A
+    venv's stdlib and include are the base interpreter's, and change nothing here. Paths
+    are compared as written first: links are resolved only when that fails (a no-op run
+    reads this, and resolving costs a system call per folder)."""
+    executable, prefix = target.executable, target.prefix
+    if not os.path.isabs(executable) or os.path.dirname(os.path.normpath(executable)) != (
+        os.path.dirname(path)
+    ):
+        return False
+    if not _same(executable, path):
+        return False
+    venv_dirs = [
+        folder
+        for folder in (os.path.dirname(path), os.path.dirname(os.path.dirname(path)))
+        if os.path.isfile(os.path.join(folder, "pyvenv.cfg"))
+    ]
+    if target.in_venv != bool(venv_dirs):
+        return False
+    checked: tuple[str, ...] = _PATH_KEYS
+    if venv_dirs:
+        checked = ("purelib", "platlib", "scripts", "data", "headers")
+        if not _same(prefix, venv_dirs[0]):
+            return False
+    elif prefix != target.base_prefix or not _under(executable, prefix):
+        return False
+    return all(_under(target.paths[key], prefix) for key in checked)
+
+
+def _same(path: str, other: str) -> bool:
+    """Both name the same file: as written, or once links are resolved."""
+    return os.path.normpath(path) == other or os.path.realpath(path) == os.path.realpath(other)
+
+
+def _under(path: str, folder: str) -> bool:
+    """``path`` (absolute) is ``folder`` or below it: as written, or once links are resolved."""
+
+    def below(inner: str, outer: str) -> bool:
+        return inner == outer or inner.startswith(os.path.join(outer, ""))
+
+    return os.path.isabs(path) and (
+        below(os.path.normpath(path), os.path.normpath(folder))
+        or below(os.path.realpath(path), os.path.realpath(folder))
+    )
+
+
+def _malformed(data: dict[str, Any]) -> list[str]:
+    """The keys of a probe's answer that are missing or of the wrong type."""
+    bad = [key for key, kind in _ANSWER_TYPES.items() if not isinstance(data.get(key), kind)]
+    paths, tags, markers = data.get("paths"), data.get("tags"), data.get("markers")
+    if isinstance(paths, dict):
+        bad += [f"paths.{key}" for key in _PATH_KEYS if not isinstance(paths.get(key), str)]
+    if isinstance(tags, list) and not all(isinstance(tag, str) for tag in tags):
+        bad.append("tags")
+    if isinstance(markers, dict) and not all(isinstance(v, str) for v in markers.values()):
+        bad.append("markers")
+    return bad
 
 
 def _store(cache_file: Path, data: dict[str, Any]) -> None:
@@ -275,6 +366,12 @@ def _target_from(data: dict[str, Any], path: str) -> Target:
         raise TargetError(
             f"{path} is Python {data.get('version', '(unknown version)')}; pip-hashsync needs "
             "a target interpreter of Python 3.9 or newer."
+        )
+    bad = _malformed(data)
+    if bad:
+        raise TargetError(
+            f"{path} did not answer like a Python interpreter: its answer lacks "
+            f"{', '.join(bad)} (or gives the wrong type)."
         )
     paths = dict(data["paths"])
     return Target(

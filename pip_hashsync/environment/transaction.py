@@ -39,7 +39,13 @@ from typing import Any
 
 from pip_hashsync.environment.install import WheelToInstall, install_wheel
 from pip_hashsync.environment.target import Target
-from pip_hashsync.environment.uninstall import Removal, is_inside, prune_empty_dirs, scheme_roots
+from pip_hashsync.environment.uninstall import (
+    Containment,
+    Removal,
+    is_inside,
+    prune_empty_dirs,
+    scheme_roots,
+)
 from pip_hashsync.errors import ExitCode, HashsyncError
 
 LOCK_FILE = ".pip-hashsync.lock"
@@ -218,7 +224,7 @@ class Transaction:
             self._log([{"op": "move", "path": p, "stash": s} for p, s in moves], sync=True)
             for path, stash in moves:
                 with contextlib.suppress(FileNotFoundError):  # listed twice, already moved
-                    os.replace(path, stash)
+                    self._move_aside(path, stash)
             self._known_dirs.clear()
             self._new_dirs.clear()
             prune_empty_dirs(self._target, {path.parent for path in removal.files})
@@ -263,7 +269,7 @@ class Transaction:
             if folder not in self._new_dirs and os.path.lexists(path):
                 stash = self._next_stash()
                 self._log([{"op": "move", "path": path, "stash": stash}], sync=True)
-                os.replace(path, stash)
+                self._move_aside(path, stash)
             self._log([{"op": "write", "path": path}])
             self._written.append(path)
             self._writes += 1
@@ -272,6 +278,28 @@ class Transaction:
                     time.sleep(30)
                 else:
                     raise InjectedFault(f"{FAULT_VARIABLE}: failing after {self._writes} writes")
+
+    def _move_aside(self, path: str, stash: str) -> None:
+        """Rename ``path`` into the stash. A failure is explained by its folder: renaming out
+        of a read-only mount says "Invalid cross-device link", which misleads."""
+        try:
+            os.replace(path, stash)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            folder = os.path.dirname(path)
+            if os.access(folder, os.W_OK):
+                raise TransactionError(
+                    f"Cannot move {path} aside into {self._stash}: {exc.strerror or exc}"
+                ) from None
+            while not os.access(parent := os.path.dirname(folder), os.W_OK) and is_inside(
+                parent, [self._target.prefix]
+            ):
+                folder = parent  # name the highest folder that cannot be written
+            raise TransactionError(
+                f"The folder {folder} is not writable, so its files cannot be removed or "
+                "replaced. Make it writable (or sync an environment that is), then run again."
+            ) from None
 
     def _missing_dirs(self, folder: str) -> list[str]:
         """``folder`` and its parents that do not exist yet, outermost first."""
@@ -329,11 +357,11 @@ def _undo(entries: list[dict[str, Any]], target: Target) -> None:
     """Reverse ``entries``, newest first. Safe to repeat; touches nothing outside the
     target's scheme folders. Raises :class:`TransactionError`, keeping the journal so that
     the next run tries again, when something could not be put back."""
-    roots = scheme_roots(target)
+    contained = Containment(scheme_roots(target))
     problems: list[str] = []
     for entry in reversed(entries):
         path = entry.get("path")
-        if not isinstance(path, str) or not is_inside(path, roots):
+        if not isinstance(path, str) or path not in contained:
             continue
         try:
             if entry["op"] == "write":

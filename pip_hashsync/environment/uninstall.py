@@ -2,9 +2,11 @@
 
 RECORD is the only trustworthy list of a distribution's files: without it nothing is
 removed (EC82), and legacy installs are refused rather than guessed at (EC86). A RECORD row
-is honoured only when it lies inside the target's scheme directories; rows pointing
-elsewhere are reported and left alone (EC87). Bytecode is found by the target's cache tag
-for every optimisation level, since it is usually not in RECORD (EC84).
+is honoured only when it lies inside the target's scheme directories, judged on its resolved
+form (:class:`Containment`: a folder linked out of the environment does not count as
+inside); rows pointing elsewhere are reported and left alone (EC87). Bytecode is found by
+the target's cache tag for every optimisation level, since it is usually not in RECORD
+(EC84).
 
 This module only plans; :mod:`transaction` moves the files into its stash, so that a failed
 run can put every one of them back.
@@ -53,6 +55,38 @@ def is_inside(path: str, roots: Iterable[str]) -> bool:
     return any(path.startswith(os.path.join(root, "")) for root in roots)
 
 
+class Containment:
+    """Whether paths lie inside ``roots`` once the links on their way are followed (policy
+    12): a folder of site-packages that is a link to another place leads out, whatever its
+    name. The last component is not followed, since a link is itself moved or replaced,
+    never written or deleted through. Resolved folders are remembered: a RECORD names
+    thousands of files in a few folders."""
+
+    def __init__(self, roots: Iterable[str]) -> None:
+        self._roots = tuple(dict.fromkeys(os.path.realpath(root) for root in roots))
+        self._folders: dict[str, str] = {}
+
+    def __contains__(self, path: str) -> bool:
+        """``path`` (absolute, normalised) is strictly below a root once resolved."""
+        head, tail = os.path.split(path)
+        real = self._folders.get(head)
+        if real is None:
+            real = self._folders[head] = os.path.realpath(head)
+        return is_inside(os.path.join(real, tail), self._roots)
+
+
+def link_out_of(path: str, root: str) -> tuple[str, str]:
+    """The first link on the way from ``root`` down to ``path`` that leads out of ``root``,
+    and where it leads, to name in a message (``path`` itself if the links changed since)."""
+    real_root = os.path.realpath(root)
+    folder = root
+    for part in os.path.relpath(os.path.dirname(path), root).split(os.sep):
+        folder = os.path.join(folder, part)
+        if not is_inside(os.path.realpath(folder), [real_root]):
+            return folder, os.path.realpath(folder)
+    return path, os.path.realpath(path)
+
+
 def plan_removal(target: Target, dist: InstalledDist) -> Removal:
     """The files of ``dist`` that exist: its RECORD rows inside the target, the bytecode of
     its modules, every file under its ``.dist-info``, and the bytecode left alone in a
@@ -75,12 +109,13 @@ def plan_removal(target: Target, dist: InstalledDist) -> Removal:
         )
     site = str(dist.path.parent)
     roots = scheme_roots(target)
+    contained = Containment(roots)
     files: dict[str, None] = {}
     skipped: list[str] = []
     modules: dict[str, list[str]] = {}
     for row in _record_paths(dist.path / "RECORD"):
         path = os.path.normpath(os.path.join(site, row))
-        if not is_inside(path, roots):
+        if not is_inside(path, roots) or path not in contained:
             skipped.append(row)
             continue
         files[path] = None
@@ -95,7 +130,9 @@ def plan_removal(target: Target, dist: InstalledDist) -> Removal:
     existing = [path for path in files if os.path.lexists(path)]
     site_roots = {os.path.normpath(target.paths[key]) for key in ("purelib", "platlib")}
     existing += _bytecode_left_alone(set(existing), site_roots)
-    return Removal(dist, tuple(Path(p) for p in existing), tuple(skipped))
+    # The .dist-info walk and the bytecode searches follow links too: judge what they found.
+    inside = [path for path in existing if path in contained]
+    return Removal(dist, tuple(Path(p) for p in inside), tuple(skipped))
 
 
 def prune_empty_dirs(target: Target, dirs: Iterable[Path]) -> None:
@@ -110,6 +147,8 @@ def prune_empty_dirs(target: Target, dirs: Iterable[Path]) -> None:
         while is_inside(path, roots):
             chains.add(path)
             path = os.path.dirname(path)
+    contained = Containment(roots)
+    chains = {path for path in chains if path in contained}
     for path in sorted(chains, key=lambda p: p.count(os.sep), reverse=True):
         with contextlib.suppress(OSError):  # not empty, or already gone
             os.rmdir(path)
