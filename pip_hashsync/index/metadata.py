@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from pip_hashsync.environment.installed import header_fields
+from pip_hashsync.environment.members import MAX_MEMBER_SIZE, BadMember, read_member
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.pages import FileLink
@@ -67,6 +68,8 @@ def metadata_from_archive(filename: str, data: bytes | BinaryIO) -> bytes:
     :class:`IntegrityError`, so the next file is tried instead of a traceback."""
     try:
         found = _metadata_member(filename, io.BytesIO(data) if isinstance(data, bytes) else data)
+    except BadMember as exc:
+        raise IntegrityError(f"{filename}: {exc}") from None
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as exc:
         raise IntegrityError(f"{filename} is not a readable archive ({exc})") from None
     if found is None:
@@ -80,11 +83,13 @@ def _metadata_member(filename: str, data: BinaryIO) -> bytes | None:
             for member in archive.namelist():
                 parts = member.split("/")
                 if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
-                    return archive.read(member)
+                    return read_member(archive, archive.getinfo(member))
     elif filename.endswith((".tar.gz", ".tgz", ".tar")):
         with tarfile.open(fileobj=data) as archive:
-            for tar_member in archive.getmembers():
+            for tar_member in archive:
                 if tar_member.name.count("/") == 1 and tar_member.name.endswith("/PKG-INFO"):
+                    if tar_member.size > MAX_MEMBER_SIZE:
+                        raise BadMember(f"{tar_member.name} declares {tar_member.size} bytes")
                     extracted = archive.extractfile(tar_member)
                     if extracted is not None:
                         return extracted.read()
