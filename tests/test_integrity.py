@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import io
 import struct
 import subprocess
 import sys
+import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -29,6 +31,7 @@ from test_sync_apply import lock_for, make_venv, site_packages, snapshot
 from pip_hashsync.cli import main
 from pip_hashsync.environment.members import BadMember, open_member
 from pip_hashsync.environment.unpacked import read_member
+from pip_hashsync.index.metadata import IntegrityError, metadata_from_archive
 
 MiB = 1024 * 1024
 #: What a bomb member says it holds; it inflates to this plus :data:`BOMB_SIZE` zeros.
@@ -40,20 +43,16 @@ Sync = Callable[..., tuple[int, str, str]]
 
 @pytest.fixture
 def venv(tmp_path: Path) -> Path:
+    """A fresh venv; runs use the archive cache ``tmp_path / "cache"``."""
     return make_venv(tmp_path / "venv")
 
 
 @pytest.fixture
-def cache(tmp_path: Path) -> Path:
-    return tmp_path / "cache"
-
-
-@pytest.fixture
 def sync(
-    venv: Path, cache: Path, index_server: IndexServer, workdir: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> Sync:  # fmt: skip
+    venv: Path, index_server: IndexServer, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> Sync:
     """``sync(*args)`` in-process into ``venv`` -> (exit code, out, err)."""
+    cache = workdir.parent / "cache"
 
     def run(*args: str) -> tuple[int, str, str]:
         argv = ["sync", *args, "--venv", str(venv), "-i", index_server.index_url]
@@ -161,13 +160,13 @@ def measured_sync(venv: Path, cache: Path, index: IndexServer) -> tuple[int, str
 
 @pytest.mark.parametrize("bomb_in", ["module", "METADATA"])
 def test_a_member_inflating_beyond_its_declared_size_is_refused_in_flat_memory(
-    bomb_in: str, venv: Path, cache: Path, index_server: IndexServer, workdir: Path,
-    tmp_path: Path,
-) -> None:  # fmt: skip
+    bomb_in: str, venv: Path, index_server: IndexServer, workdir: Path, tmp_path: Path
+) -> None:
     """The bomb's headers claim 1,000 bytes (METADATA: its real size); its deflate stream
     gives 256 MiB more. Peak memory stays near an honest sync's; exit 3; nothing changed.
     In METADATA (no PEP 658 file served) it is met while planning, in a module while
     installing (rolled back)."""
+    cache = tmp_path / "cache"
     calm = build_wheel(index_server.root, "calm", "1.0", files={"calm/data.bin": "\0" * 1000})
     write(Path("requirements.txt"), lock_for(calm))
     code, err, baseline = measured_sync(make_venv(tmp_path / "baseline"), cache, index_server)
@@ -226,6 +225,17 @@ def test_a_streamed_member_is_inflated_a_step_at_a_time_and_checked(tmp_path: Pa
         bomb_stream = open_member(reading, reading.getinfo("bomb"))
         with bomb_stream, pytest.raises(BadMember, match="more than the 1000 bytes"):
             bomb_stream.read()
+
+
+def test_an_sdist_pkg_info_larger_than_a_metadata_file_may_be_is_refused() -> None:
+    """The sdist's PKG-INFO is read whole for its dependencies: its size is bounded too."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz", compresslevel=1) as archive:
+        info = tarfile.TarInfo("huge-1.0/PKG-INFO")
+        info.size = 65 * MiB
+        archive.addfile(info, io.BytesIO(b"\0" * info.size))
+    with pytest.raises(IntegrityError, match=r"huge-1\.0\.tar\.gz: huge-1\.0/PKG-INFO declares"):
+        metadata_from_archive("huge-1.0.tar.gz", data.getvalue())
 
 
 # -- item 6: PEP 658 metadata must be the wheel's own ------------------------------------------
