@@ -75,7 +75,10 @@ def _open(archive: zipfile.ZipFile, item: zipfile.ZipInfo) -> IO[bytes]:
     """The archive's file, at the member's first stored byte, once its headers are judged."""
     name, size = item.filename, item.file_size
     if item.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise BadMember(f"{name} uses compression method {item.compress_type}; wheels use deflate")
+        raise BadMember(
+            f"{name} uses compression method {item.compress_type}: only stored and deflated "
+            "members are read (zipfile inflates others without a bound)"
+        )
     if item.flag_bits & 0x1:
         raise BadMember(f"{name} is encrypted")
     if size > RATIO_FLOOR and size > MAX_RATIO * item.compress_size:
@@ -133,10 +136,8 @@ def _inflate(archive: zipfile.ZipFile, item: zipfile.ZipInfo, step: int) -> Iter
                 raise BadMember(f"{item.filename}: the archive ends inside it")
             position += len(pending)
             unread -= len(pending)
-        if inflater is None:
+        if inflater is None:  # stored: _open made sure it holds what it declares
             piece, pending = pending, b""
-            if len(piece) > owed:  # a stored member's size was judged by _open
-                raise BadMember(f"{item.filename}: bad CRC or size")
         else:
             piece = _bounded(item, inflater, pending, owed, step)
             pending = inflater.unconsumed_tail
