@@ -135,9 +135,7 @@ def check_wheels(archives: Mapping[str, Archive], planned: Mapping[str, Metadata
             "These wheels are not what the plan was made from (their line, their filename or "
             "the metadata their index served says otherwise); nothing was changed:"
         )
-        raise IntegrityError(
-            _render(head, failures), next(iter(archives)) if len(archives) == 1 else None
-        )
+        raise IntegrityError(_render(head, failures))
 
 
 @dataclass

@@ -214,11 +214,10 @@ class MetadataFetcher:
         return next((self._cache[f.url] for f in candidate.files if f.url in self._cache), None)
 
     def __call__(self, candidate: Candidate) -> Metadata:
-        known = self.known(candidate)
-        if known is not None:
-            return known
         failures = []
         for file in candidate.files:
+            if file.url in self._cache:
+                return self._cache[file.url]
             try:
                 metadata = self._read(candidate.key, file)
             except IntegrityError as exc:
