@@ -64,6 +64,9 @@ class IndexServer:
     auth: tuple[str, str] | None = None
     #: Serve https with this server-side context (set before ``start()``).
     tls: ssl.SSLContext | None = None
+    #: Filename -> bytes served as its PEP 658 ``.metadata`` file, with their own (genuine)
+    #: sha256 advertised: an index that lies consistently about a wheel's metadata.
+    lying_metadata: dict[str, bytes] = field(default_factory=dict)
     #: (method, path) of every request, in arrival order.
     requests: list[tuple[str, str]] = field(default_factory=list, init=False)
     _server: _Server | None = field(default=None, init=False, repr=False)
@@ -178,7 +181,7 @@ class IndexServer:
             hashes[self.advertise] = hashlib.new(self.advertise, data).hexdigest()
         core_metadata: dict[str, str] | bool = False
         if self.metadata and filename.endswith(".whl"):
-            metadata = _wheel_metadata(path)
+            metadata = self._served_metadata(path)
             if self.wrong_metadata_hash:
                 metadata = b"not " + metadata
             core_metadata = {"sha256": hashlib.sha256(metadata).hexdigest()}
@@ -204,11 +207,16 @@ class IndexServer:
         if wanted_metadata:
             if not self.metadata:
                 return _not_found()
-            return 200, {"Content-Type": "application/octet-stream"}, _wheel_metadata(path)
+            return 200, {"Content-Type": "application/octet-stream"}, self._served_metadata(path)
         data = self.tampered.get(filename)
         if data is None:
             data = path.read_bytes()
         return 200, {"Content-Type": "application/octet-stream"}, data
+
+    def _served_metadata(self, path: Path) -> bytes:
+        """The ``.metadata`` file of a wheel: its METADATA, or the lie set for it."""
+        lie = self.lying_metadata.get(path.name)
+        return _wheel_metadata(path) if lie is None else lie
 
     def _wants_json(self, headers: Message) -> bool:
         if self.page_format != "auto":

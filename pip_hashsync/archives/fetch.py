@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pip_hashsync.archives.cache import ArchiveCache, CachedArchive
 from pip_hashsync.index.http import HttpClient, NetworkError
-from pip_hashsync.index.metadata import IntegrityError
+from pip_hashsync.index.metadata import IntegrityError, Metadata, wheel_contradictions
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.requirements.hashes import HEX_LENGTHS, STRONG_ALGORITHMS, AllowedHashes
 from pip_hashsync.urls import redact
@@ -116,6 +116,26 @@ def fetch(
     if failed:
         raise FetchUnavailable(failures, failed)
     return archives, notices
+
+
+def check_wheels(archives: Mapping[str, Archive], planned: Mapping[str, Metadata]) -> None:
+    """Refuse (:class:`IntegrityError`, exit 3) unless every fetched wheel is what it is
+    installed as: of the project of its line, consistent with its own filename, and with the
+    core metadata the plan was made from (``planned``, by project), which an index's PEP 658
+    file may have misstated. Run before the environment changes; every wheel is reported."""
+    failures: list[str] = []
+    for key, archive in archives.items():
+        if not archive.filename.endswith(".whl"):
+            continue
+        with open(archive.path, "rb") as file:
+            found = wheel_contradictions(archive.filename, file, key, planned.get(key))
+        failures.extend(f"{archive.filename} from {archive.url}: {line}" for line in found)
+    if failures:
+        head = (
+            "These wheels are not what the plan was made from (their line, their filename or "
+            "the metadata their index served says otherwise); nothing was changed:"
+        )
+        raise IntegrityError(_render(head, failures))
 
 
 @dataclass

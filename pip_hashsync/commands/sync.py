@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pip_hashsync.archives.cache import ArchiveCache
-from pip_hashsync.archives.fetch import Archive, FetchRequest, fetch
+from pip_hashsync.archives.fetch import Archive, FetchRequest, check_wheels, fetch
 from pip_hashsync.environment.install import WheelToInstall, compile_bytecode
 from pip_hashsync.environment.installed import Provenance
 from pip_hashsync.environment.target import Target, create_venv
@@ -126,6 +126,7 @@ def run(
             if plan.problems:
                 return _finish(outcome, started)
             archives = _fetch(plan, changes, cache, options, progress, outcome)
+            check_wheels(archives, plan.metadata)
             unpacked = UnpackedCache(cache_dir) if cache_dir else None
             _transact(target, plan, changes, archives, options, outcome, unpacked)
             outcome.done = changes

@@ -35,6 +35,7 @@ from installer.utils import copyfileobj_with_hashing, make_file_executable
 
 from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.environment.installed import Provenance
+from pip_hashsync.environment.members import BadMember
 from pip_hashsync.environment.target import Target
 from pip_hashsync.environment.uninstall import Containment, is_inside, link_out_of
 from pip_hashsync.environment.unpacked import LoadedFile, UnpackedCache, open_source
@@ -104,6 +105,8 @@ def install_wheel(
                 overwrite_existing=True,
             )
             install(source, destination, _metadata_files(wheel))
+    except BadMember as exc:
+        raise BadMember(f"{wheel.path.name}: {exc}") from None
     except (InstallerError, OSError, ValueError, KeyError) as exc:
         raise InstallError(f"Cannot install {wheel.path.name} into {target.prefix}: {exc}") from exc
     return destination.written

@@ -211,10 +211,13 @@ class Transaction:
                 exc = error
         self.rollback()
         if isinstance(exc, Exception):
-            raise TransactionError(
+            rolled_back = TransactionError(
                 f"{str(exc) or type(exc).__name__}\n"
                 f"The changes to {self._target.prefix} were {_ROLLED_BACK}"
-            ) from exc
+            )
+            if isinstance(exc, HashsyncError):  # a refused archive stays an integrity failure
+                rolled_back.exit_code = exc.exit_code
+            raise rolled_back from exc
 
     def remove(self, removal: Removal) -> None:
         """Move the files of ``removal`` into the stash, then prune the folders it empties.

@@ -24,25 +24,20 @@ import contextlib
 import hashlib
 import io
 import os
+import posixpath
 import shutil
 import stat
-import struct
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, cast
 
 from installer.records import parse_record_file
 from installer.sources import WheelContentElement, WheelFile
 
+from pip_hashsync.environment.members import MAX_MEMBER_SIZE, open_member, read_member
 from pip_hashsync.environment.uninstall import is_inside
-
-#: Larger members are streamed from the archive and not kept unpacked: they are read whole
-#: into memory to be checked before a byte of them is written.
-MAX_MEMBER_SIZE = 64 * 1024 * 1024
 
 _FOLDER = "unpacked"
 
@@ -139,12 +134,18 @@ class CopyingSource(WheelFile):
             record = records.pop(item.filename, (item.filename, "", ""))
             mode = item.external_attr >> 16
             executable = bool(mode and stat.S_ISREG(mode) and mode & 0o111)
-            if item.file_size > MAX_MEMBER_SIZE:
-                with self._archive.open(item) as stream:
-                    yield record, cast(BinaryIO, stream), executable
+            if item.file_size > MAX_MEMBER_SIZE:  # streamed, and not kept unpacked
+                with open_member(self._archive, item) as stream:
+                    yield record, stream, executable
                 continue
             with self._load(item, record[1]) as loaded:
                 yield record, loaded, executable
+
+    def read_dist_info(self, filename: str) -> str:
+        """A ``.dist-info`` file, read within bounds (installer's own read inflates a
+        member whole, whatever size it declares)."""
+        item = self._archive.getinfo(posixpath.join(self.dist_info_dir, filename))
+        return read_member(self._archive, item).decode("utf-8")
 
     def _load(self, item: zipfile.ZipInfo, recorded: str) -> LoadedFile:
         algorithm, _, expected = recorded.partition("=")
@@ -178,31 +179,6 @@ class CopyingSource(WheelFile):
                 file.write(data)
         except OSError:
             self.fill_failed = True
-
-
-_LOCAL_HEADER = struct.Struct("<4s22xHH")
-
-
-def read_member(archive: zipfile.ZipFile, item: zipfile.ZipInfo) -> bytes:
-    """A member's bytes, inflated in one call and checked against its CRC, as
-    :meth:`zipfile.ZipFile.read` does in a loop of small reads (which costs 15% more on a
-    typical wheel). Members zipfile alone knows how to read (encrypted, other compression
-    methods) are left to it."""
-    plain = item.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-    if not plain or item.flag_bits & 0x1 or archive.fp is None:
-        return archive.read(item)
-    file = archive.fp
-    file.seek(item.header_offset)
-    signature, name_length, extra_length = _LOCAL_HEADER.unpack(file.read(_LOCAL_HEADER.size))
-    if signature != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"{item.filename}: bad local file header")
-    file.seek(item.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
-    data = file.read(item.compress_size)
-    if item.compress_type == zipfile.ZIP_DEFLATED:
-        data = zlib.decompress(data, -zlib.MAX_WBITS, item.file_size)
-    if len(data) != item.file_size or zlib.crc32(data) != item.CRC:
-        raise zipfile.BadZipFile(f"{item.filename}: bad CRC or size")
-    return data
 
 
 def _inside(folder: Path, member: str) -> str | None:

@@ -12,11 +12,17 @@ import io
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
 from pip_hashsync.environment.installed import header_fields
+from pip_hashsync.environment.members import MAX_MEMBER_SIZE, BadMember, read_member
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.pages import FileLink
@@ -37,10 +43,13 @@ class IntegrityError(HashsyncError):
 
 @dataclass(frozen=True)
 class Metadata:
-    """The parts of core metadata resolution needs."""
+    """The parts of core metadata resolution needs, and the name and version they are of
+    (checked against the wheel that is installed, see :func:`wheel_contradictions`)."""
 
     requires_dist: tuple[str, ...] = ()
     requires_python: str | None = None
+    name: str | None = None
+    version: str | None = None
 
 
 class _Response(Protocol):
@@ -58,6 +67,8 @@ def parse_metadata(data: bytes) -> Metadata:
     return Metadata(
         requires_dist=tuple(value for key, value in fields if key == "requires-dist"),
         requires_python=next((value for key, value in fields if key == "requires-python"), None),
+        name=next((value for key, value in fields if key == "name"), None),
+        version=next((value for key, value in fields if key == "version"), None),
     )
 
 
@@ -67,6 +78,8 @@ def metadata_from_archive(filename: str, data: bytes | BinaryIO) -> bytes:
     :class:`IntegrityError`, so the next file is tried instead of a traceback."""
     try:
         found = _metadata_member(filename, io.BytesIO(data) if isinstance(data, bytes) else data)
+    except BadMember as exc:
+        raise IntegrityError(f"{filename}: {exc}") from None
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as exc:
         raise IntegrityError(f"{filename} is not a readable archive ({exc})") from None
     if found is None:
@@ -74,17 +87,106 @@ def metadata_from_archive(filename: str, data: bytes | BinaryIO) -> bytes:
     return found
 
 
+def wheel_contradictions(
+    filename: str, data: BinaryIO, key: str, planned: Metadata | None
+) -> list[str]:
+    """How a verified wheel contradicts what it is installed as: its filename names another
+    project than its line (``key``); its ``.dist-info`` folder or its METADATA another name
+    or version than its filename (installed, it would never settle); or its METADATA is not
+    what the plan was made from (``planned``, say an index's PEP 658 file: its dependencies
+    would not be the ones resolved). One line per contradiction; none: an empty list."""
+    name, version = parse_wheel_filename(filename)[:2]
+    found = []
+    if name != key:
+        found.append(f"it is a wheel of {name}, but its line asks for {key}")
+    try:
+        with zipfile.ZipFile(data) as archive:
+            folders = {m.split("/", 1)[0] for m in archive.namelist() if ".dist-info/" in m}
+            own = _wheel_metadata(archive)
+    except zipfile.BadZipFile as exc:  # BadMember included
+        return [f"its metadata cannot be read ({exc})"]
+    if own is None:
+        return ["it has no .dist-info/METADATA"]
+    for folder in sorted(f for f in folders if f.endswith(".dist-info")):
+        folder_name, _, folder_version = folder.removesuffix(".dist-info").rpartition("-")
+        if (canonicalize_name(folder_name), _version(folder_version)) != (name, version):
+            found.append(f"its folder {folder} is not of {name} {version}, as its filename says")
+    actual = parse_metadata(own)
+    if canonicalize_name(actual.name or "") != name or _version(actual.version) != version:
+        found.append(
+            f"its METADATA says {actual.name} {actual.version}, its filename {name} {version}"
+        )
+    if planned is not None:
+        found.extend(_differences(planned, actual))
+    return found
+
+
+def _differences(planned: Metadata, actual: Metadata) -> Iterator[str]:
+    """The fields in which the wheel's own METADATA is not what the plan was made from."""
+    pairs = [
+        ("Name", canonicalize_name(planned.name or ""), canonicalize_name(actual.name or "")),
+        ("Version", _version(planned.version), _version(actual.version)),
+        ("Requires-Dist", _requirements(planned), _requirements(actual)),
+        ("Requires-Python", _specifiers(planned), _specifiers(actual)),
+    ]
+    for field_name, was, is_now in pairs:
+        if was != is_now:
+            yield (
+                f"{field_name}: the metadata the plan was made from says {_shown(was)}, "
+                f"the wheel's own says {_shown(is_now)}"
+            )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        value = ", ".join(value)
+    return str(value) if value else "nothing"
+
+
+def _version(text: str | None) -> Version | str | None:
+    try:
+        return Version(text or "")
+    except InvalidVersion:
+        return text
+
+
+def _requirements(metadata: Metadata) -> list[str]:
+    """Requires-Dist, normalized (spacing, order) so that only a real difference counts."""
+    normalized = []
+    for text in metadata.requires_dist:
+        try:
+            normalized.append(str(Requirement(text)))
+        except InvalidRequirement:
+            normalized.append(text.strip())
+    return sorted(normalized)
+
+
+def _specifiers(metadata: Metadata) -> SpecifierSet | str | None:
+    text = metadata.requires_python
+    try:
+        return None if text is None else SpecifierSet(text)
+    except InvalidSpecifier:
+        return text
+
+
+def _wheel_metadata(archive: zipfile.ZipFile) -> bytes | None:
+    for member in archive.namelist():
+        parts = member.split("/")
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+            return read_member(archive, archive.getinfo(member))
+    return None
+
+
 def _metadata_member(filename: str, data: BinaryIO) -> bytes | None:
     if filename.endswith(".whl"):
         with zipfile.ZipFile(data) as archive:
-            for member in archive.namelist():
-                parts = member.split("/")
-                if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
-                    return archive.read(member)
+            return _wheel_metadata(archive)
     elif filename.endswith((".tar.gz", ".tgz", ".tar")):
         with tarfile.open(fileobj=data) as archive:
-            for tar_member in archive.getmembers():
+            for tar_member in archive:
                 if tar_member.name.count("/") == 1 and tar_member.name.endswith("/PKG-INFO"):
+                    if tar_member.size > MAX_MEMBER_SIZE:
+                        raise BadMember(f"{tar_member.name} declares {tar_member.size} bytes")
                     extracted = archive.extractfile(tar_member)
                     if extracted is not None:
                         return extracted.read()
@@ -106,6 +208,10 @@ class MetadataFetcher:
     #: URLs whose downloaded bytes failed the check: never to be chosen (EC44).
     failed: set[str] = field(default_factory=set)
     _cache: dict[str, Metadata] = field(default_factory=dict)
+
+    def known(self, candidate: Candidate) -> Metadata | None:
+        """The metadata read for ``candidate`` so far (None: not read, e.g. ``--no-deps``)."""
+        return next((self._cache[f.url] for f in candidate.files if f.url in self._cache), None)
 
     def __call__(self, candidate: Candidate) -> Metadata:
         failures = []

@@ -558,7 +558,7 @@ def parse_requirement_text(text: str, warn: Callable[[str], None]) -> _Parts:
         return parts
     if url.startswith("file:") and "../" in url:
         url = path_to_url(url_to_path(url))
-    filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    filename = url_filename(url)
     if filename.endswith(".whl"):
         try:
             name, version, _, _ = parse_wheel_filename(filename)
@@ -576,6 +576,11 @@ def parse_requirement_text(text: str, warn: Callable[[str], None]) -> _Parts:
         url=url,
         kind=_kind_of_url(url),
     )
+
+
+def url_filename(url: str) -> str:
+    """The last segment of a URL's path, unquoted: the archive's name for a file URL."""
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
 
 
 def _replace_marker(parts: _Parts, marker: Marker) -> _Parts:

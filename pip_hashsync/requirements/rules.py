@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from packaging.specifiers import Specifier
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import COMMAND_LINE, Problem, Source
 from pip_hashsync.requirements.hashes import AllowedHashes, Digest
-from pip_hashsync.requirements.reader import Kind, Requirement, RequirementSet
+from pip_hashsync.requirements.reader import Kind, Requirement, RequirementSet, url_filename
 
 #: Decides whether a line applies to the target (its marker is true there).
 Applies = Callable[[Requirement], bool]
@@ -181,6 +182,7 @@ def _line_problems(
         )
         return
     yield from _fragment_conflicts(line)
+    yield from _wheel_of_another_project(line)
     if line.constraint and not hashed:
         return
     others = [other for other in project if other is not line and overlap(line, other)]
@@ -233,6 +235,26 @@ def _fragment_conflicts(line: Requirement) -> Iterable[Problem]:
                 f"only {', '.join(str(d) for d in same)}",
                 line.source,
             )
+
+
+def _wheel_of_another_project(line: Requirement) -> Iterable[Problem]:
+    """``name @ URL`` whose wheel's filename names another project (pip and uv refuse it
+    too): the line contradicts itself, and nothing needs downloading to say so. Other
+    archives are checked on their METADATA once verified (exit 3)."""
+    filename = url_filename(line.url) if line.url and line.key else ""
+    if not filename.endswith(".whl"):
+        return
+    try:
+        project = parse_wheel_filename(filename)[0]
+    except InvalidWheelFilename:
+        return  # the fetch reports it
+    if project != line.key:
+        yield Problem(
+            "conflict",
+            f"{line.name} @ …/{filename}: the URL names a wheel of {project}, not of {line.name}",
+            line.source,
+            line.key,
+        )
 
 
 def _conflicts(

@@ -25,7 +25,7 @@ from pip_hashsync.environment.target import Target, protected_names
 from pip_hashsync.errors import ExitCode, Problem
 from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
-from pip_hashsync.index.metadata import IntegrityError, MetadataFetcher
+from pip_hashsync.index.metadata import IntegrityError, Metadata, MetadataFetcher
 from pip_hashsync.index.pages import FileLink, Index
 from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import AllowedHashes
@@ -58,6 +58,9 @@ class SyncPlan:
     allowed: Mapping[str, AllowedHashes] = field(default_factory=dict)
     installed: Mapping[str, InstalledDist] = field(default_factory=dict)
     direct_urls: Mapping[str, str] = field(default_factory=dict)
+    #: The core metadata each chosen project was resolved with: the wheel installed must
+    #: say the same (see :func:`~pip_hashsync.index.metadata.wheel_contradictions`).
+    metadata: Mapping[str, Metadata] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -289,6 +292,9 @@ def _resolve(
         if not candidate.extras:
             files = tuple(f for f in candidate.files if f.url not in metadata.failed)
             chosen[candidate.key] = replace(candidate, files=files)
+    plan.metadata = {
+        key: known for key, c in chosen.items() if (known := metadata.known(c)) is not None
+    }
     plan.warnings.extend(
         f"{c.files[0].filename} is an sdist: it must be built, because no allowed wheel suits "
         "the target"
