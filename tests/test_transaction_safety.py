@@ -25,7 +25,13 @@ from indexserver import IndexServer
 from test_sync_apply import lock_for, make_venv, site_packages, snapshot, subprocess_sync
 
 from pip_hashsync.environment.target import introspect
-from pip_hashsync.environment.transaction import FAULT_VARIABLE, WORK_DIR, recover, unfinished
+from pip_hashsync.environment.transaction import (
+    FAULT_VARIABLE,
+    LOCK_FILE,
+    WORK_DIR,
+    recover,
+    unfinished,
+)
 
 BIN = "Scripts" if os.name == "nt" else "bin"
 #: The random kill points of the loop below are drawn from this seed (another seed: set it;
@@ -152,6 +158,50 @@ def test_recovery_leaves_alone_journal_entries_outside_the_environment(
     assert message is not None and "changes were undone" in message
     assert "4 journal entries point outside" in message
     assert unfinished(target) is None
+
+
+def test_a_write_through_a_symlinked_folder_out_of_the_env_is_refused(
+    venv: Path, cache: Path, index_server: IndexServer, workdir: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "shared"
+    write(outside / "data.txt", "not the environment's\n")
+    (site_packages(venv) / "shared").symlink_to(outside, target_is_directory=True)
+    files = {"linked/__init__.py": "", "shared/data.txt": "overwritten\n"}
+    wheel = build_wheel(index_server.root, "linked", "1.0", files=files)
+    before = snapshot(venv)
+
+    code, err = sync_to(venv, cache, index_server, wheel)
+
+    assert (outside / "data.txt").read_text() == "not the environment's\n"
+    assert snapshot(venv) == before
+    assert code == 5, err
+    assert f"it resolves to {outside / 'data.txt'}, outside the environment" in err
+
+
+def test_a_record_naming_our_own_files_never_moves_them(
+    venv: Path, cache: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    """As pip would list them for a wheel with ``.data/data/.pip-hashsync.lock``: the lock
+    file moved into the stash would let a second run in while this one changes the env."""
+    victim = build_wheel(index_server.root, "victim", "1.0")
+    sneaky = build_wheel(index_server.root, "sneaky", "1.0")
+    assert sync_to(venv, cache, index_server, victim, sneaky)[0] == 0
+    site = site_packages(venv)
+    to_prefix = os.path.relpath(venv, site)
+    with (site / "sneaky-1.0.dist-info" / "RECORD").open("a") as record:
+        record.write(f"{to_prefix}/{WORK_DIR}/journal.jsonl,,\n{to_prefix}/{LOCK_FILE},,\n")
+    write(site / "victim" / "__init__.py", "edited by the user: only an undo brings it back\n")
+    before = snapshot(venv)
+
+    other = build_wheel(index_server.root, "other", "1.0")
+    code, _ = sync_to(venv, cache, index_server, other, fault="kill-after-writes:1")
+
+    assert code == -9
+    assert (venv / LOCK_FILE).is_file()
+    code, err = sync_to(venv, cache, index_server, victim, sneaky)
+    assert code == 0, err
+    assert "was interrupted; its changes were undone" in err
+    assert snapshot(venv) == before
 
 
 # -- item 2: a run killed just before its commit is recovered, not taken for a no-op -------
