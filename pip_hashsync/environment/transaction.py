@@ -438,32 +438,30 @@ def _undo(entries: list[dict[str, Any]], target: Target) -> list[str]:
 class _Containment:
     """Where a transaction may act, decided on resolved paths (a symlinked folder on the
     way must not lead a write, a deletion or a stash out of the environment), and never on
-    pip-hashsync's own files (compared as case-insensitive file systems compare names)."""
+    pip-hashsync's own files (compared as case-insensitive file systems compare names).
+    Each folder is resolved and judged once: installing a wheel asks for every file."""
 
     def __init__(self, target: Target) -> None:
-        prefix = os.path.realpath(target.prefix)
-        self._prefix = os.path.join(prefix, "")
+        self._prefix = os.path.realpath(target.prefix)
         self._roots = [os.path.realpath(root) for root in scheme_roots(target)]
-        self._stash = [os.path.join(prefix, WORK_DIR, _STASH)]
-        self._folders: dict[str, str] = {}
+        self._stash = [os.path.join(self._prefix, WORK_DIR, _STASH)]
+        #: folder -> (the folder resolved, why files in it may not be changed or None)
+        self._folders: dict[str, tuple[str, str | None]] = {}
 
     def changeable(self, path: object) -> str | None:
         """``path`` with its folder resolved, if it may be changed; the last part is not
         followed (a link is removed as a link)."""
         if not isinstance(path, str) or not os.path.isabs(path):
             return None
-        resolved = self._resolve(path)
-        return resolved if self._refusal_of(resolved) is None else None
+        resolved, refusal = self._judge(os.path.normpath(path))
+        return resolved if refusal is None else None
 
     def refusal(self, path: str) -> str | None:
-        """Why the absolute ``path`` may not be changed, or None."""
-        return self._refusal_of(self._resolve(path))
-
-    def _refusal_of(self, resolved: str) -> str | None:
-        if not is_inside(resolved, self._roots):
+        """Why ``path`` (absolute, normalised) may not be changed, or None."""
+        resolved, refusal = self._judge(path)
+        if refusal == "outside":
             return f"it resolves to {resolved}, outside the environment's folders"
-        relative = resolved[len(self._prefix) :] if resolved.startswith(self._prefix) else ""
-        if relative.split(os.sep, 1)[0].casefold().startswith(BOOKKEEPING):
+        if refusal == "ours":
             return "pip-hashsync keeps its own files there (journal, stash, lock, receipt)"
         return None
 
@@ -471,14 +469,38 @@ class _Containment:
         """``stash`` resolved, if it lies in the transaction's stash."""
         if not isinstance(stash, str) or not os.path.isabs(stash):
             return None
-        resolved = self._resolve(stash)
+        resolved, _ = self._judge(os.path.normpath(stash))
         return resolved if is_inside(resolved, self._stash) else None
 
-    def _resolve(self, path: str) -> str:
-        folder, name = os.path.split(os.path.normpath(path))
-        if folder not in self._folders:
-            self._folders[folder] = os.path.realpath(folder)
-        return os.path.join(self._folders[folder], name)
+    def _judge(self, path: str) -> tuple[str, str | None]:
+        folder, name = os.path.split(path)
+        resolved_folder, refusal = self._folders.get(folder) or self._folder(folder)
+        if refusal is None and resolved_folder == self._prefix and _is_ours(name):
+            refusal = "ours"
+        return os.path.join(resolved_folder, name), refusal
+
+    def _folder(self, folder: str) -> tuple[str, str | None]:
+        """Resolve and judge ``folder``: its resolved parent joined with its name unless it
+        is a link (one ``lstat`` per new folder instead of one per part of its path)."""
+        parent, name = os.path.split(folder)
+        if not name:
+            resolved = folder  # the file system's root
+        elif os.path.islink(folder):
+            resolved = os.path.realpath(folder)
+        else:
+            resolved = os.path.join((self._folders.get(parent) or self._folder(parent))[0], name)
+        refusal = None
+        if resolved not in self._roots and not is_inside(resolved, self._roots):
+            refusal = "outside"
+        elif is_inside(resolved, [self._prefix]) and _is_ours(resolved[len(self._prefix) + 1 :]):
+            refusal = "ours"
+        self._folders[folder] = (resolved, refusal)
+        return resolved, refusal
+
+
+def _is_ours(relative: str) -> bool:
+    """``relative`` (to the prefix) starts with one of pip-hashsync's own names."""
+    return relative.split(os.sep, 1)[0].casefold().startswith(BOOKKEEPING)
 
 
 def _clean_up(work: Path) -> None:
