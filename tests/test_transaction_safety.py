@@ -44,17 +44,14 @@ def venv(tmp_path: Path) -> Path:
     return make_venv(tmp_path / "venv")
 
 
-@pytest.fixture
-def cache(tmp_path: Path) -> Path:
-    return tmp_path / "cache"
-
-
 def sync_to(
-    venv: Path, cache: Path, index: IndexServer, *wheels: Path, fault: str | None = None
+    venv: Path, index: IndexServer, *wheels: Path, fault: str | None = None
 ) -> tuple[int, str]:
-    """Write the lock of ``wheels`` and sync ``venv`` to it in a child process."""
+    """Write the lock of ``wheels`` and sync ``venv`` to it in a child process (archives
+    cached next to the venv)."""
     write(Path("requirements.txt"), lock_for(*wheels))
-    run = subprocess_sync(venv, cache, index, env={FAULT_VARIABLE: fault} if fault else None)
+    env = {FAULT_VARIABLE: fault} if fault else None
+    run = subprocess_sync(venv, venv.parent / "cache", index, env=env)
     _, err = run.communicate()
     assert "Traceback" not in err
     return run.returncode, err
@@ -90,13 +87,13 @@ def assert_records_complete(venv: Path) -> None:
 
 
 def test_a_wheel_cannot_forge_the_journal_that_a_rollback_replays(
-    venv: Path, cache: Path, index_server: IndexServer, workdir: Path, tmp_path: Path
+    venv: Path, index_server: IndexServer, workdir: Path, tmp_path: Path
 ) -> None:
     root = index_server.root
     files = {"victim/__init__.py": "__version__ = '1.0'\n", "victim/old.py": ""}
     victim = build_wheel(root, "victim", "1.0", files=files)
     other = build_wheel(root, "other", "1.0")
-    assert sync_to(venv, cache, index_server, victim, other)[0] == 0
+    assert sync_to(venv, index_server, victim, other)[0] == 0
     outside = tmp_path / "outside" / "secret.txt"
     write(outside, "not the environment's\n")
     site = site_packages(venv)
@@ -117,7 +114,7 @@ def test_a_wheel_cannot_forge_the_journal_that_a_rollback_replays(
     victim_2 = build_wheel(root, "victim", "2.0")
     before = snapshot(venv)
 
-    code, err = sync_to(venv, cache, index_server, victim_2, other, hostile)
+    code, err = sync_to(venv, index_server, victim_2, other, hostile)
 
     assert outside.read_text() == "not the environment's\n"
     assert installed_versions(venv) == {"victim": "1.0", "other": "1.0"}
@@ -161,7 +158,7 @@ def test_recovery_leaves_alone_journal_entries_outside_the_environment(
 
 
 def test_a_write_through_a_symlinked_folder_out_of_the_env_is_refused(
-    venv: Path, cache: Path, index_server: IndexServer, workdir: Path, tmp_path: Path
+    venv: Path, index_server: IndexServer, workdir: Path, tmp_path: Path
 ) -> None:
     outside = tmp_path / "shared"
     write(outside / "data.txt", "not the environment's\n")
@@ -170,7 +167,7 @@ def test_a_write_through_a_symlinked_folder_out_of_the_env_is_refused(
     wheel = build_wheel(index_server.root, "linked", "1.0", files=files)
     before = snapshot(venv)
 
-    code, err = sync_to(venv, cache, index_server, wheel)
+    code, err = sync_to(venv, index_server, wheel)
 
     assert (outside / "data.txt").read_text() == "not the environment's\n"
     assert snapshot(venv) == before
@@ -179,13 +176,13 @@ def test_a_write_through_a_symlinked_folder_out_of_the_env_is_refused(
 
 
 def test_a_record_naming_our_own_files_never_moves_them(
-    venv: Path, cache: Path, index_server: IndexServer, workdir: Path
+    venv: Path, index_server: IndexServer, workdir: Path
 ) -> None:
     """As pip would list them for a wheel with ``.data/data/.pip-hashsync.lock``: the lock
     file moved into the stash would let a second run in while this one changes the env."""
     victim = build_wheel(index_server.root, "victim", "1.0")
     sneaky = build_wheel(index_server.root, "sneaky", "1.0")
-    assert sync_to(venv, cache, index_server, victim, sneaky)[0] == 0
+    assert sync_to(venv, index_server, victim, sneaky)[0] == 0
     site = site_packages(venv)
     to_prefix = os.path.relpath(venv, site)
     with (site / "sneaky-1.0.dist-info" / "RECORD").open("a") as record:
@@ -194,11 +191,11 @@ def test_a_record_naming_our_own_files_never_moves_them(
     before = snapshot(venv)
 
     other = build_wheel(index_server.root, "other", "1.0")
-    code, _ = sync_to(venv, cache, index_server, other, fault="kill-after-writes:1")
+    code, _ = sync_to(venv, index_server, other, fault="kill-after-writes:1")
 
     assert code == -9
     assert (venv / LOCK_FILE).is_file()
-    code, err = sync_to(venv, cache, index_server, victim, sneaky)
+    code, err = sync_to(venv, index_server, victim, sneaky)
     assert code == 0, err
     assert "was interrupted; its changes were undone" in err
     assert snapshot(venv) == before
@@ -209,20 +206,20 @@ def test_a_record_naming_our_own_files_never_moves_them(
 
 @pytest.mark.parametrize("point", ["before its RECORD", "before its commit"])
 def test_a_run_killed_at_its_end_is_recovered_by_the_next_sync(
-    venv: Path, cache: Path, index_server: IndexServer, workdir: Path, point: str
+    venv: Path, index_server: IndexServer, workdir: Path, point: str
 ) -> None:
     old = build_wheel(index_server.root, "alpha", "1.0")
     files = {"alpha/__init__.py": "__version__ = '2.0'\n"}
     new = build_wheel(index_server.root, "alpha", "2.0", files=files | {"alpha/m.py": ""})
-    assert sync_to(venv, cache, index_server, old)[0] == 0
+    assert sync_to(venv, index_server, old)[0] == 0
     kill = (
         f"kill-after-writes:{writes_of(new)}" if point.endswith("RECORD") else "kill-before-commit"
     )
-    code, _ = sync_to(venv, cache, index_server, new, fault=kill)
+    code, _ = sync_to(venv, index_server, new, fault=kill)
     assert code == -9
     assert (venv / WORK_DIR).is_dir()
 
-    code, err = sync_to(venv, cache, index_server, new)
+    code, err = sync_to(venv, index_server, new)
 
     assert code == 0, err
     assert "was interrupted" in err
@@ -236,16 +233,16 @@ def test_a_run_killed_at_its_end_is_recovered_by_the_next_sync(
 
 @pytest.mark.parametrize("twice", [False, True], ids=["once", "twice"])
 def test_an_interrupted_run_says_what_state_it_left(
-    venv: Path, cache: Path, index_server: IndexServer, workdir: Path, twice: bool
+    venv: Path, index_server: IndexServer, workdir: Path, twice: bool
 ) -> None:
     old = build_wheel(index_server.root, "alpha", "1.0")
     files = {"alpha/__init__.py": "__version__ = '2.0'\n", "alpha/m.py": ""}
     new = build_wheel(index_server.root, "alpha", "2.0", files=files)
-    assert sync_to(venv, cache, index_server, old)[0] == 0
+    assert sync_to(venv, index_server, old)[0] == 0
     before = snapshot(venv)
     fault = f"interrupt{'-twice' if twice else ''}-after-writes:2"
 
-    code, err = sync_to(venv, cache, index_server, new, fault=fault)
+    code, err = sync_to(venv, index_server, new, fault=fault)
 
     assert code == 130
     if not twice:
@@ -255,7 +252,7 @@ def test_an_interrupted_run_says_what_state_it_left(
     assert "may be half-changed" in err
     assert "the next pip-hashsync run on it will finish undoing them" in err
     assert snapshot(venv) != before
-    code, err = sync_to(venv, cache, index_server, old)
+    code, err = sync_to(venv, index_server, old)
     assert code == 0, err
     assert "interrupted; its changes were undone" in err
     assert snapshot(venv) == before
@@ -265,7 +262,7 @@ def test_an_interrupted_run_says_what_state_it_left(
 
 
 def test_random_kills_of_a_multi_package_sync_are_always_recovered(
-    venv: Path, cache: Path, index_server: IndexServer, workdir: Path
+    venv: Path, index_server: IndexServer, workdir: Path
 ) -> None:
     root = index_server.root
     entry_points = {
@@ -284,7 +281,7 @@ def test_random_kills_of_a_multi_package_sync_are_always_recovered(
     ]
     expected = []
     for lock in locks:  # what each lock looks like when synced without a fault
-        assert sync_to(venv, cache, index_server, *lock)[0] == 0
+        assert sync_to(venv, index_server, *lock)[0] == 0
         expected.append(snapshot(venv))
     changed = {  # the wheels a sync to each lock installs, starting from the other one
         0: [locks[0][0], locks[0][2]],
@@ -299,10 +296,10 @@ def test_random_kills_of_a_multi_package_sync_are_always_recovered(
         point = rng.randint(1, writes + 1)
         fault = f"kill-after-writes:{point}" if point <= writes else "kill-before-commit"
         context = f"seed {KILL_SEED}, iteration {iteration}, {fault}"
-        code, err = sync_to(venv, cache, index_server, *locks[which], fault=fault)
+        code, err = sync_to(venv, index_server, *locks[which], fault=fault)
         assert code == -9, f"{context}: the run was not killed: {err}"
 
-        code, err = sync_to(venv, cache, index_server, *locks[which])
+        code, err = sync_to(venv, index_server, *locks[which])
 
         assert code == 0, f"{context}: {err}"
         assert "was interrupted" in err, context
