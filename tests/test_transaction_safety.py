@@ -29,6 +29,8 @@ from pip_hashsync.environment.transaction import (
     FAULT_VARIABLE,
     LOCK_FILE,
     WORK_DIR,
+    Transaction,
+    TransactionError,
     recover,
     unfinished,
 )
@@ -199,6 +201,21 @@ def test_a_record_naming_our_own_files_never_moves_them(
     assert code == 0, err
     assert "was interrupted; its changes were undone" in err
     assert snapshot(venv) == before
+
+
+def test_a_linked_transaction_folder_is_refused(venv: Path, tmp_path: Path) -> None:
+    """The stash behind such a link would lie outside what a rollback may take back."""
+    target = introspect(str(venv / BIN / "python"), None)
+    elsewhere = tmp_path / "elsewhere"
+    write(elsewhere / "stash" / "keep.txt", "not the environment's\n")
+    (venv / WORK_DIR).symlink_to(elsewhere, target_is_directory=True)
+
+    with pytest.raises(TransactionError, match="is a symbolic link"):
+        recover(target)
+    with pytest.raises(TransactionError, match="is a symbolic link"):
+        Transaction(target)
+    assert (elsewhere / "stash" / "keep.txt").read_text() == "not the environment's\n"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["stash"]
 
 
 # -- item 2: a run killed just before its commit is recovered, not taken for a no-op -------

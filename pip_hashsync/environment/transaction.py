@@ -153,7 +153,7 @@ def unfinished(target: Target) -> Path | None:
 def recover(target: Target) -> str | None:
     """Finish or undo the transaction of a run that was killed; call it under the lock,
     before planning. Returns a message for the user when there was one, else None."""
-    work = Path(target.prefix, WORK_DIR)
+    work = _work_dir(target)
     journal = work / _JOURNAL
     if not journal.exists():
         if work.exists():  # a run killed while cleaning up after itself
@@ -197,7 +197,7 @@ class Transaction:
 
     def __init__(self, target: Target) -> None:
         self._target = target
-        self._dir = Path(target.prefix, WORK_DIR)
+        self._dir = _work_dir(target)
         self._journal_path = self._dir / _JOURNAL
         # Unique, so that leftovers of a stash that could not be deleted never collide.
         self._stash = self._dir / _STASH / secrets.token_hex(4)
@@ -357,6 +357,19 @@ class Transaction:
         self._journal.flush()
         if sync:
             os.fsync(self._journal.fileno())
+
+
+def _work_dir(target: Target) -> Path:
+    """The transaction's folder in the prefix, refused when it is a link: its journal and
+    its stash would then live outside the environment, beyond what a rollback checks."""
+    work = Path(target.prefix, WORK_DIR)
+    if work.is_symlink():
+        raise TransactionError(
+            f"{work} is a symbolic link; pip-hashsync keeps its journal and stash only inside "
+            "the environment. Remove the link (after looking at what it points to), then run "
+            "again."
+        )
+    return work
 
 
 def _read_fault() -> tuple[str, int] | None:
