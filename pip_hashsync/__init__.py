@@ -5,3 +5,11 @@ __version__ = "0.1.0"
 #: Our record of the archive a distribution was installed from, inside its ``.dist-info``.
 #: Content: ``{"archive": filename, "sha256": hex, "url": url-without-credentials}``.
 PROVENANCE_FILE = "pip_hashsync.json"
+
+#: pip-hashsync's own files in an environment's prefix: the lock, the transaction's folder
+#: (journal and stash) and the receipt of the last no-op. Every name starts with
+#: :data:`BOOKKEEPING`, and no archive member is ever written under one (policy 12).
+BOOKKEEPING = ".pip-hashsync"
+LOCK_FILE = f"{BOOKKEEPING}.lock"
+WORK_DIR = f"{BOOKKEEPING}-txn"
+RECEIPT_FILE = f"{BOOKKEEPING}-receipt.json"

@@ -498,6 +498,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HashsyncError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("ERROR: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a transaction's own says what state it left
+        print(f"ERROR: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130

@@ -133,3 +133,11 @@ def test_a_damaged_receipt_is_no_answer(venv: Path, requirements: Path) -> None:
     record(venv, requirements)
     (venv / RECEIPT_FILE).write_text('{"key": ')
     assert receipt_count(request_for(venv)) is None
+
+
+def test_an_unfinished_transaction_voids_it(venv: Path, requirements: Path) -> None:
+    """A run killed before its commit leaves its journal: the full path must recover it."""
+    record(venv, requirements)
+    (venv / ".pip-hashsync-txn").mkdir()
+    (venv / ".pip-hashsync-txn" / "journal.jsonl").write_text("")
+    assert receipt_count(request_for(venv)) is None

@@ -5,12 +5,14 @@ It reads only the requirements files, the cached facts of the target, the ``.dis
 names, their provenance records and the ``Requires-Dist`` of the installed distributions.
 It answers "synced" only when every applying line is installed at its pinned version from
 an archive whose recorded hash is allowed now, every dependency of those is listed, and
-nothing else that is not protected is installed. Any doubt sends the run down the full path,
-which explains itself.
+nothing else that is not protected is installed, and no transaction is unfinished (a run
+killed before its commit: the full path recovers it). Any doubt sends the run down the full
+path, which explains itself.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,6 +21,7 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
+from pip_hashsync import WORK_DIR
 from pip_hashsync.commands.receipt import write_receipt
 from pip_hashsync.environment.installed import (
     InstalledDist,
@@ -155,6 +158,8 @@ def synced_count(request: SyncRequest) -> int | None:
         return None
     if settings.no_cache:
         return None  # the full path runs, and writes nothing to a cache
+    if os.path.lexists(os.path.join(target.prefix, WORK_DIR)):
+        return None  # unfinished: the full path recovers it (transaction.unfinished)
     lines, mode, problems = read_request(request, settings)
     if warnings or problems or lines.problems or lines.warnings:
         return None

@@ -10,7 +10,9 @@ answer rested on:
 - the bytes (sha256) of every requirements and constraints file read, included ones too,
   and of every pip configuration file consulted (or that it was absent);
 - the environment: the interpreter's file, ``pyvenv.cfg``, each site directory, and in each,
-  every ``.dist-info`` folder with its ``METADATA`` and provenance file (size and mtime).
+  every ``.dist-info`` folder with its ``METADATA`` and provenance file (size and mtime);
+  and that no transaction is unfinished (its folder is absent: a killed run is recovered by
+  the full path).
 
 The next run with the same request compares these first, with a few dozen ``stat`` calls and
 no import beyond the standard library; any difference, or any doubt, runs the full check.
@@ -30,11 +32,10 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from pip_hashsync import PROVENANCE_FILE, __version__
+from pip_hashsync import PROVENANCE_FILE, RECEIPT_FILE, WORK_DIR, __version__
 from pip_hashsync.settings._pipcompat import CONFIG_LOCATION_VARIABLES
 from pip_hashsync.settings.request import SyncRequest, file_sha256, files_unchanged
 
-RECEIPT_FILE = ".pip-hashsync-receipt.json"
 _FORMAT = 2
 #: How old the newest stamp must be: above the coarse clock tick that Linux uses for file
 #: times (at most 10 ms); 2 s on file systems that store whole seconds only.
@@ -119,10 +120,10 @@ def _config_digests(paths: Iterable[str]) -> dict[str, str | None]:
 
 
 def _environment(venv: str, executable: str, site_dirs: Sequence[str]) -> dict[str, Stamp] | None:
-    """The stamps of the interpreter, ``pyvenv.cfg`` and the installed distributions, by
-    path; None when the environment holds something stamps cannot vouch for (an
-    ``.egg-link`` points to metadata elsewhere)."""
-    paths = [executable, os.path.join(venv, "pyvenv.cfg")]
+    """The stamps of the interpreter, ``pyvenv.cfg``, the transaction's folder and the
+    installed distributions, by path; None when the environment holds something stamps
+    cannot vouch for (an ``.egg-link`` points to metadata elsewhere)."""
+    paths = [executable, os.path.join(venv, "pyvenv.cfg"), os.path.join(venv, WORK_DIR)]
     for site_dir in site_dirs:
         paths.append(site_dir)
         try:

@@ -19,6 +19,16 @@ Journal entries, one JSON object per line:
 Moves are synced to disk before they happen, since the stash then holds the only copy of a
 file. Other entries are flushed to the operating system, which is enough when the process is
 killed; after a power loss the files just written are not durable either.
+
+Why the journal can be believed (policy 12). The journal and the stash live in the
+environment's prefix, which is a wheel's ``data`` scheme, so a wheel could name them: no
+file is ever written, moved or removed under pip-hashsync's own names (:data:`BOOKKEEPING`),
+whatever a wheel or a RECORD says. A rollback replays the entries this run keeps in memory,
+never the file, and every entry replayed, by a rollback or by the recovery of a killed run,
+is checked on its resolved path: files inside the environment's scheme folders, stashes
+inside the stash; anything else is left alone and reported. The journal is not signed: what
+could forge it can already write the environment (and run code there, with a ``.pth``
+file), and a key would have to outlive a killed run somewhere outside the environment.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -37,6 +48,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pip_hashsync import BOOKKEEPING, LOCK_FILE, WORK_DIR
 from pip_hashsync.environment.install import WheelToInstall, install_wheel
 from pip_hashsync.environment.target import Target
 from pip_hashsync.environment.uninstall import (
@@ -48,16 +60,18 @@ from pip_hashsync.environment.uninstall import (
 )
 from pip_hashsync.errors import ExitCode, HashsyncError
 
-LOCK_FILE = ".pip-hashsync.lock"
-WORK_DIR = ".pip-hashsync-txn"
 _JOURNAL = "journal.jsonl"
 _STASH = "stash"
 _ROLLED_BACK = "rolled back; the environment is as it was"
 
-#: Test hook, read when a :class:`Transaction` is created: ``fail-after-writes:N`` raises
-#: :class:`InjectedFault` after the N-th journaled write, ``pause-after-writes:N`` sleeps
-#: there for 30 s so that a test can kill the run at a known point.
+#: Test hook, read when a :class:`Transaction` is created. After the N-th journaled write:
+#: ``fail-after-writes:N`` raises :class:`InjectedFault`, ``pause-after-writes:N`` sleeps
+#: 30 s, ``kill-after-writes:N`` kills the process (SIGKILL: a kill at a known point, no
+#: timing), ``interrupt-after-writes:N`` is a Ctrl-C, ``interrupt-twice-after-writes:N``
+#: one more as the rollback starts. ``kill-before-commit`` kills the process once every
+#: change is made.
 FAULT_VARIABLE = "PIP_HASHSYNC_FAULT"
+_FAULTS = ("fail", "pause", "kill", "interrupt", "interrupt-twice")
 
 
 class TransactionError(HashsyncError):
@@ -68,6 +82,10 @@ class TransactionError(HashsyncError):
 
 class InjectedFault(RuntimeError):
     """Raised by the :data:`FAULT_VARIABLE` test hook."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a transaction; the message says what state the environment is in."""
 
 
 @contextmanager
@@ -131,10 +149,17 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def unfinished(target: Target) -> Path | None:
+    """The folder of a transaction that was not finished (a run was killed, or is changing
+    the environment right now), else None. One ``stat``; :func:`recover` deals with it."""
+    work = Path(target.prefix, WORK_DIR)
+    return work if os.path.lexists(work) else None
+
+
 def recover(target: Target) -> str | None:
     """Finish or undo the transaction of a run that was killed; call it under the lock,
     before planning. Returns a message for the user when there was one, else None."""
-    work = Path(target.prefix, WORK_DIR)
+    work = _work_dir(target)
     journal = work / _JOURNAL
     if not journal.exists():
         if work.exists():  # a run killed while cleaning up after itself
@@ -147,13 +172,20 @@ def recover(target: Target) -> str | None:
             f"A previous pip-hashsync run on {target.prefix} was interrupted after its changes "
             "were complete; its clean-up is now done."
         )
-    _undo(entries, target)
+    left_alone = _undo(entries, target)
     _clean_up(work)
     if not entries:
         return None
-    return (
+    message = (
         f"A previous pip-hashsync run on {target.prefix} was interrupted; its changes were undone."
     )
+    if left_alone:
+        message += (
+            f" {len(left_alone)} journal entries point outside the environment or into "
+            "pip-hashsync's own files, which no run writes; they were left alone:\n"
+            + "\n".join(f"    {entry}" for entry in left_alone)
+        )
+    return message
 
 
 class Transaction:
@@ -171,7 +203,7 @@ class Transaction:
 
     def __init__(self, target: Target) -> None:
         self._target = target
-        self._dir = Path(target.prefix, WORK_DIR)
+        self._dir = _work_dir(target)
         self._journal_path = self._dir / _JOURNAL
         # Unique, so that leftovers of a stash that could not be deleted never collide.
         self._stash = self._dir / _STASH / secrets.token_hex(4)
@@ -179,6 +211,9 @@ class Transaction:
         self._stashed = 0
         self._writes = 0
         self._written: list[str] = []
+        #: What this run logged: a rollback replays these, never the file.
+        self._entries: list[dict[str, str]] = []
+        self._place = _Containment(target)
         self._known_dirs: set[str] = set()
         #: Folders this transaction created: a file in one of them cannot be in the way.
         self._new_dirs: set[str] = set()
@@ -205,11 +240,24 @@ class Transaction:
     ) -> None:
         if exc is None:
             try:
+                if self._fault == ("kill-before-commit", 0):
+                    _kill_self()
                 self.commit()
                 return
             except OSError as error:
                 exc = error
-        self.rollback()
+        try:
+            self.rollback()
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"Interrupted while undoing the changes to {self._target.prefix}: it may be "
+                "half-changed. Its journal is kept, and the next pip-hashsync run on it will "
+                "finish undoing them."
+            ) from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(
+                f"Interrupted. The changes to {self._target.prefix} were {_ROLLED_BACK}."
+            ) from exc
         if isinstance(exc, Exception):
             rolled_back = TransactionError(
                 f"{str(exc) or type(exc).__name__}\n"
@@ -221,9 +269,12 @@ class Transaction:
 
     def remove(self, removal: Removal) -> None:
         """Move the files of ``removal`` into the stash, then prune the folders it empties.
-        All moves are logged (and synced) first, in one write."""
+        All moves are logged (and synced) first, in one write. Only what a rollback may put
+        back is moved: pip-hashsync's own files, or a file whose folder resolves outside the
+        environment, stay where they are, whatever a RECORD says."""
         with self._lock:
-            moves = [(str(path), self._next_stash()) for path in removal.files]
+            files = [str(path) for path in removal.files if self._place.changeable(str(path))]
+            moves = [(path, self._next_stash()) for path in files]
             self._log([{"op": "move", "path": p, "stash": s} for p, s in moves], sync=True)
             for path, stash in moves:
                 with contextlib.suppress(FileNotFoundError):  # listed twice, already moved
@@ -250,18 +301,25 @@ class Transaction:
         _clean_up(self._dir)
 
     def rollback(self) -> None:
-        """Undo every logged change, newest first: delete what was written, remove the
-        folders created, put the stashed files back."""
+        """Undo every change this run logged, newest first: delete what was written, remove
+        the folders created, put the stashed files back. Interrupted, it leaves the journal
+        for the next run's :func:`recover`."""
         with self._lock:
             self._journal.close()
-        _undo(_read_journal(self._journal_path), self._target)
+            entries = list(self._entries)
+        if self._fault is not None and self._fault[0] == "interrupt-twice-after-writes":
+            signal.raise_signal(signal.SIGINT)
+        _undo(entries, self._target)
         _clean_up(self._dir)
 
     def _before_write(self, path: str) -> None:
         """Log a file before the installer creates it; create its missing folders (logged,
         and here under the lock, so that threads never race to create one), and stash
-        whatever is already at its place."""
+        whatever is already at its place. A path a rollback could not undo is refused."""
         with self._lock:
+            refusal = self._place.refusal(path)
+            if refusal is not None:
+                raise ValueError(f"the wheel would write {path}: {refusal}")
             folder = os.path.dirname(path)
             missing = self._missing_dirs(folder)
             if missing:
@@ -279,6 +337,10 @@ class Transaction:
             if self._fault is not None and self._writes == self._fault[1]:
                 if self._fault[0] == "pause-after-writes":
                     time.sleep(30)
+                elif self._fault[0] == "kill-after-writes":
+                    _kill_self()
+                elif self._fault[0].startswith("interrupt"):
+                    raise KeyboardInterrupt
                 else:
                     raise InjectedFault(f"{FAULT_VARIABLE}: failing after {self._writes} writes")
 
@@ -321,17 +383,38 @@ class Transaction:
         return str(self._stash / str(self._stashed))
 
     def _log(self, entries: list[dict[str, str]], *, sync: bool = False) -> None:
+        self._entries += entries
         self._journal.write(b"".join(json.dumps(e).encode() + b"\n" for e in entries))
         self._journal.flush()
         if sync:
             os.fsync(self._journal.fileno())
 
 
+def _work_dir(target: Target) -> Path:
+    """The transaction's folder in the prefix, refused when it is a link: its journal and
+    its stash would then live outside the environment, beyond what a rollback checks."""
+    work = Path(target.prefix, WORK_DIR)
+    if work.is_symlink():
+        raise TransactionError(
+            f"{work} is a symbolic link; pip-hashsync keeps its journal and stash only inside "
+            "the environment. Remove the link (after looking at what it points to), then run "
+            "again."
+        )
+    return work
+
+
 def _read_fault() -> tuple[str, int] | None:
     kind, _, count = os.environ.get(FAULT_VARIABLE, "").partition(":")
-    if kind in ("fail-after-writes", "pause-after-writes") and count.isdigit():
+    if kind == "kill-before-commit":
+        return kind, 0
+    if kind in [f"{fault}-after-writes" for fault in _FAULTS] and count.isdigit():
         return kind, int(count)
     return None
+
+
+def _kill_self() -> None:
+    """End the process at once, as a kill from outside would (no clean-up runs)."""
+    os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def _read_journal(path: Path) -> list[dict[str, Any]]:
@@ -356,24 +439,32 @@ def _read_journal(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _undo(entries: list[dict[str, Any]], target: Target) -> None:
-    """Reverse ``entries``, newest first. Safe to repeat; touches nothing outside the
-    target's scheme folders. Raises :class:`TransactionError`, keeping the journal so that
-    the next run tries again, when something could not be put back."""
-    contained = Containment(scheme_roots(target))
+def _undo(entries: list[dict[str, Any]], target: Target) -> list[str]:
+    """Reverse ``entries``, newest first. Safe to repeat. Touches nothing outside the
+    target's scheme folders or inside pip-hashsync's own files, and takes stashed files only
+    from the stash, judged on resolved paths; returns the entries left alone for that.
+    Raises :class:`TransactionError`, keeping the journal so that the next run tries again,
+    when something could not be put back."""
+    place = _Containment(target)
     problems: list[str] = []
+    left_alone: list[str] = []
     for entry in reversed(entries):
-        path = entry.get("path")
-        if not isinstance(path, str) or path not in contained:
+        op = entry.get("op")
+        if op not in ("write", "mkdir", "move"):
+            continue
+        path = place.changeable(entry.get("path"))
+        stash = place.stashed(entry.get("stash")) if op == "move" else None
+        if path is None or (op == "move" and stash is None):
+            left_alone.append(json.dumps(entry))
             continue
         try:
-            if entry["op"] == "write":
+            if op == "write":
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
-            elif entry["op"] == "mkdir":
+            elif op == "mkdir":
                 with contextlib.suppress(OSError):  # gone, or holds files nobody logged
                     os.rmdir(path)
-            elif entry["op"] == "move" and os.path.lexists(stash := entry.get("stash", "")):
+            elif stash is not None and os.path.lexists(stash):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 os.replace(stash, path)
         except OSError as exc:
@@ -385,6 +476,56 @@ def _undo(entries: list[dict[str, Any]], target: Target) -> None:
             + f"\nThe journal {Path(target.prefix, WORK_DIR, _JOURNAL)} is kept; the next "
             "run tries again."
         )
+    return left_alone
+
+
+class _Containment:
+    """Where a transaction may act: inside the environment's folders once the links on the
+    way are followed (a symlinked folder must not lead a write, a deletion or a stash out),
+    and never on pip-hashsync's own files (compared as case-insensitive file systems compare
+    names)."""
+
+    def __init__(self, target: Target) -> None:
+        self._prefix = os.path.realpath(target.prefix)
+        self._env = Containment(scheme_roots(target))
+        self._stash = [os.path.join(self._prefix, WORK_DIR, _STASH)]
+
+    def changeable(self, path: object) -> str | None:
+        """``path`` with its folder resolved, if it may be changed; the last part is not
+        followed (a link is removed as a link)."""
+        if not isinstance(path, str) or not os.path.isabs(path):
+            return None
+        resolved, refusal = self._judge(os.path.normpath(path))
+        return resolved if refusal is None else None
+
+    def refusal(self, path: str) -> str | None:
+        """Why ``path`` (absolute, normalised) may not be changed, or None."""
+        resolved, refusal = self._judge(path)
+        if refusal == "outside":
+            return f"it resolves to {resolved}, outside the environment's folders"
+        if refusal == "ours":
+            return "pip-hashsync keeps its own files there (journal, stash, lock, receipt)"
+        return None
+
+    def stashed(self, stash: object) -> str | None:
+        """``stash`` resolved, if it lies in the transaction's stash."""
+        if not isinstance(stash, str) or not os.path.isabs(stash):
+            return None
+        resolved = self._env.resolve(os.path.normpath(stash))
+        return resolved if is_inside(resolved, self._stash) else None
+
+    def _judge(self, path: str) -> tuple[str, str | None]:
+        resolved = self._env.resolve(path)
+        if not is_inside(resolved, self._env.roots):
+            return resolved, "outside"
+        if is_inside(resolved, [self._prefix]) and _is_ours(resolved[len(self._prefix) + 1 :]):
+            return resolved, "ours"
+        return resolved, None
+
+
+def _is_ours(relative: str) -> bool:
+    """``relative`` (to the prefix) starts with one of pip-hashsync's own names."""
+    return relative.split(os.sep, 1)[0].casefold().startswith(BOOKKEEPING)
 
 
 def _clean_up(work: Path) -> None:

@@ -63,16 +63,33 @@ class Containment:
     thousands of files in a few folders."""
 
     def __init__(self, roots: Iterable[str]) -> None:
-        self._roots = tuple(dict.fromkeys(os.path.realpath(root) for root in roots))
+        self.roots = tuple(dict.fromkeys(os.path.realpath(root) for root in roots))
         self._folders: dict[str, str] = {}
 
     def __contains__(self, path: str) -> bool:
         """``path`` (absolute, normalised) is strictly below a root once resolved."""
-        head, tail = os.path.split(path)
-        real = self._folders.get(head)
-        if real is None:
-            real = self._folders[head] = os.path.realpath(head)
-        return is_inside(os.path.join(real, tail), self._roots)
+        return is_inside(self.resolve(path), self.roots)
+
+    def resolve(self, path: str) -> str:
+        """``path`` (absolute, normalised) with the links of its folder followed."""
+        folder, name = os.path.split(path)
+        return os.path.join(self._resolve_folder(folder), name)
+
+    def _resolve_folder(self, folder: str) -> str:
+        """The folder's resolved parent joined with its name, unless it is a link: one
+        ``lstat`` per new folder instead of one per part of its path."""
+        known = self._folders.get(folder)
+        if known is not None:
+            return known
+        parent, name = os.path.split(folder)
+        if not name:
+            resolved = folder  # the file system's root
+        elif os.path.islink(folder):
+            resolved = os.path.realpath(folder)
+        else:
+            resolved = os.path.join(self._resolve_folder(parent), name)
+        self._folders[folder] = resolved
+        return resolved
 
 
 def link_out_of(path: str, root: str) -> tuple[str, str]:

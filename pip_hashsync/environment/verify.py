@@ -26,14 +26,13 @@ import re
 import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 from packaging.utils import canonicalize_name
 
 from pip_hashsync.environment.installed import InstalledDist, protected_closure, scan
 from pip_hashsync.environment.target import Target, protected_names
-from pip_hashsync.environment.transaction import WORK_DIR
+from pip_hashsync.environment.transaction import unfinished
 from pip_hashsync.environment.uninstall import is_inside, scheme_roots
 from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import file_digests
@@ -112,10 +111,9 @@ def _provenance(dist: InstalledDist) -> list[Finding]:
 
 
 def _unfinished_transaction(target: Target) -> list[Finding]:
-    """The work folder a killed run left (a local stand-in until :mod:`transaction` offers
-    its own check)."""
-    work = Path(target.prefix, WORK_DIR)
-    if not work.exists():
+    """The work folder a killed run left (or a run changing the environment right now)."""
+    work = unfinished(target)
+    if work is None:
         return []
     return [
         Finding(
