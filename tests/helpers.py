@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+
+from indexserver import IndexServer
 
 from pip_hashsync.commands.lint import LintReport, lint
 
@@ -29,3 +33,21 @@ def lint_text(tmp: Path, text: str, **kwargs: object) -> LintReport:
 
 def kinds(report: LintReport) -> list[str]:
     return [p.kind for p in report.problems]
+
+
+_MEASURED = """\
+import resource, sys
+from pip_hashsync.cli import main
+code = main(sys.argv[1:])
+print("peak-rss-kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def measured_sync(venv: Path, cache: Path, index: IndexServer) -> tuple[int, str, int]:
+    """``sync requirements.txt`` in a child process -> (exit code, stderr, peak RSS bytes)."""
+    argv = [sys.executable, "-c", _MEASURED, "sync", "requirements.txt", "--venv", str(venv)]
+    argv += ["-i", index.index_url, "--cache-dir", str(cache), "--no-input"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    peak = int(done.stderr.rsplit("peak-rss-kib", 1)[1].split()[0]) * 1024
+    return done.returncode, done.stderr, peak

@@ -19,6 +19,7 @@ import threading
 import traceback
 import urllib.parse
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http import HTTPStatus
@@ -67,6 +68,9 @@ class IndexServer:
     #: Filename -> bytes served as its PEP 658 ``.metadata`` file, with their own (genuine)
     #: sha256 advertised: an index that lies consistently about a wheel's metadata.
     lying_metadata: dict[str, bytes] = field(default_factory=dict)
+    #: Route (``/simple/demo/``, ``/files/x.whl``) -> genuine body -> (Content-Encoding,
+    #: body sent): a 200 response compressed, honestly or as a bomb.
+    encode: dict[str, Callable[[bytes], tuple[str, bytes]]] = field(default_factory=dict)
     #: (method, path) of every request, in arrival order.
     requests: list[tuple[str, str]] = field(default_factory=list, init=False)
     _server: _Server | None = field(default=None, init=False, repr=False)
@@ -125,6 +129,16 @@ class IndexServer:
         if route.startswith("/files/"):
             return self._file(route.removeprefix("/files/"))
         return _not_found()
+
+    def encoded(
+        self, path: str, status: int, headers: dict[str, str], body: bytes
+    ) -> tuple[dict[str, str], bytes]:
+        """The headers and body sent for a response: compressed if :attr:`encode` says so."""
+        how = self.encode.get(urllib.parse.unquote(urllib.parse.urlsplit(path).path))
+        if how is None or status != 200:
+            return headers, body
+        encoding, sent = how(body)
+        return {**headers, "Content-Encoding": encoding}, sent
 
     def _authorized(self, header: str) -> bool:
         assert self.auth is not None
@@ -270,6 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a broken test fixture: show it, as a response the client reads
             status, headers = 500, {"Content-Type": "text/plain"}
             body = traceback.format_exc().encode()
+        headers, body = self.server.index.encoded(self.path, status, headers, body)
         head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
         head += [f"{key}: {value}" for key, value in headers.items()]
         head.append(f"Content-Length: {len(body)}")

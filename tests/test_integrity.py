@@ -13,8 +13,6 @@ import functools
 import hashlib
 import io
 import struct
-import subprocess
-import sys
 import tarfile
 import zipfile
 import zlib
@@ -24,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from distbuilder import build_wheel, sha256_of
-from helpers import write
+from helpers import measured_sync, write
 from indexserver import IndexServer
 from test_sync_apply import lock_for, make_venv, site_packages, snapshot
 
@@ -138,24 +136,6 @@ def bomb_wheel(out_dir: Path, name: str, bomb_in: str) -> Path:
 
 
 # -- item 5: decompression bombs ---------------------------------------------------------------
-
-
-_MEASURED = """\
-import resource, sys
-from pip_hashsync.cli import main
-code = main(sys.argv[1:])
-print("peak-rss-kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
-sys.exit(code)
-"""
-
-
-def measured_sync(venv: Path, cache: Path, index: IndexServer) -> tuple[int, str, int]:
-    """``sync requirements.txt`` in a child process -> (exit code, stderr, peak RSS bytes)."""
-    argv = [sys.executable, "-c", _MEASURED, "sync", "requirements.txt", "--venv", str(venv)]
-    argv += ["-i", index.index_url, "--cache-dir", str(cache), "--no-input"]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    peak = int(done.stderr.rsplit("peak-rss-kib", 1)[1].split()[0]) * 1024
-    return done.returncode, done.stderr, peak
 
 
 @pytest.mark.parametrize("bomb_in", ["module", "METADATA"])

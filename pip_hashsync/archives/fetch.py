@@ -13,7 +13,6 @@ them verified.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -204,19 +203,16 @@ class _Fetcher:
     def _download(self, request: FetchRequest, file: FileLink) -> Archive:
         """Stream ``file`` into a private temp file, hashing as it arrives; cache it if it
         passes, else delete it and raise :class:`_Mismatch`."""
-        hashers = {a: hashlib.new(a) for a in sorted(_judged_by(request, [file]))}
+        progress = self.progress
         output, temp = self.cache.new_temp()
         try:
-            with output, self.client.stream(file.url) as chunks:
-                done = 0
-                for chunk in chunks:
-                    output.write(chunk)
-                    for hasher in hashers.values():
-                        hasher.update(chunk)
-                    done += len(chunk)
-                    if self.progress is not None:
-                        self.progress(file.filename, done, None)
-            digests = {a: hasher.hexdigest() for a, hasher in hashers.items()}
+            with output:
+                digests = self.client.download(
+                    file.url,
+                    output,
+                    sorted(_judged_by(request, [file])),
+                    None if progress is None else lambda done: progress(file.filename, done, None),
+                )
             _check(request.allowed, file, digests)
             strong = {a: d for a, d in digests.items() if a in STRONG_ALGORITHMS}
             cached = self.cache.put(temp, file.filename, strong, file.url, file.origin)

@@ -17,7 +17,6 @@ warning (EC81).
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import re
 import tempfile
@@ -270,12 +269,8 @@ def _digests(
 
 def _download_digest(client: HttpClient, file: FileLink, algorithm: str) -> str:
     """Hash a file while streaming it into a private temp file, never reused (EC74)."""
-    hasher = hashlib.new(algorithm)
-    with tempfile.TemporaryFile() as scratch, client.stream(file.url) as chunks:
-        for chunk in chunks:
-            hasher.update(chunk)
-            scratch.write(chunk)
-    return hasher.hexdigest()
+    with tempfile.TemporaryFile() as scratch:
+        return client.download(file.url, scratch, [algorithm])[algorithm]
 
 
 def _rewrite_all(

@@ -198,6 +198,10 @@ def _transact(
             f"{removal.dist.name}: RECORD names {row}, outside the environment; left alone"
             for row in removal.skipped
         )
+        outcome.notices.extend(
+            f"{removal.dist.name}: RECORD names {row}, a folder (RECORD lists files); left alone"
+            for row in removal.folders
+        )
     wheels = [_wheel(archives[a.key], plan, unpacked) for a in changes if a.key in archives]
     with Transaction(target) as transaction:
         for removal in removals:

@@ -54,6 +54,7 @@ from pip_hashsync.environment.target import Target
 from pip_hashsync.environment.uninstall import (
     Containment,
     Removal,
+    is_folder,
     is_inside,
     prune_empty_dirs,
     scheme_roots,
@@ -345,8 +346,15 @@ class Transaction:
                     raise InjectedFault(f"{FAULT_VARIABLE}: failing after {self._writes} writes")
 
     def _move_aside(self, path: str, stash: str) -> None:
-        """Rename ``path`` into the stash. A failure is explained by its folder: renaming out
-        of a read-only mount says "Invalid cross-device link", which misleads."""
+        """Rename ``path`` into the stash. Only files (and links) are: a folder may hold files
+        of other distributions, which the commit would delete with it, so a wheel's file in
+        its place is refused (ValueError, reported as the wheel's). A failure is explained by
+        its folder: renaming out of a read-only mount says "Invalid cross-device link"."""
+        if is_folder(path):
+            raise ValueError(
+                f"{path} is a folder, not a file: pip-hashsync never moves a folder aside "
+                "(it may hold files of other distributions)"
+            )
         try:
             os.replace(path, stash)
         except FileNotFoundError:

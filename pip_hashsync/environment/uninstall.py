@@ -4,7 +4,9 @@ RECORD is the only trustworthy list of a distribution's files: without it nothin
 removed (EC82), and legacy installs are refused rather than guessed at (EC86). A RECORD row
 is honoured only when it lies inside the target's scheme directories, judged on its resolved
 form (:class:`Containment`: a folder linked out of the environment does not count as
-inside); rows pointing elsewhere are reported and left alone (EC87). Bytecode is found by
+inside); rows pointing elsewhere are reported and left alone (EC87). RECORD lists files: a
+row naming a folder (another distribution's package, or site-packages itself as ``.``) is
+reported and left alone too, since a folder may hold files of others. Bytecode is found by
 the target's cache tag for every optimisation level, since it is usually not in RECORD
 (EC84).
 
@@ -18,6 +20,7 @@ import contextlib
 import csv
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,8 @@ class Removal:
     files: tuple[Path, ...]
     #: RECORD rows outside the target (EC87): never touched, to be warned about.
     skipped: tuple[str, ...]
+    #: RECORD rows naming a folder inside the target: never touched, to be warned about.
+    folders: tuple[str, ...] = ()
 
 
 def scheme_roots(target: Target) -> tuple[str, ...]:
@@ -53,6 +58,14 @@ def scheme_roots(target: Target) -> tuple[str, ...]:
 def is_inside(path: str, roots: Iterable[str]) -> bool:
     """``path`` (normalised, absolute) is strictly below one of ``roots``."""
     return any(path.startswith(os.path.join(root, "")) for root in roots)
+
+
+def is_folder(path: str) -> bool:
+    """``path`` is a folder itself, not a link to one (a link is removed as a link)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 class Containment:
@@ -129,11 +142,15 @@ def plan_removal(target: Target, dist: InstalledDist) -> Removal:
     contained = Containment(roots)
     files: dict[str, None] = {}
     skipped: list[str] = []
+    folders: list[str] = []
     modules: dict[str, list[str]] = {}
     for row in _record_paths(dist.path / "RECORD"):
         path = os.path.normpath(os.path.join(site, row))
         if not is_inside(path, roots) or path not in contained:
             skipped.append(row)
+            continue
+        if is_folder(path):
+            folders.append(row)
             continue
         files[path] = None
         if path.endswith(".py"):
@@ -149,7 +166,7 @@ def plan_removal(target: Target, dist: InstalledDist) -> Removal:
     existing += _bytecode_left_alone(set(existing), site_roots)
     # The .dist-info walk and the bytecode searches follow links too: judge what they found.
     inside = [path for path in existing if path in contained]
-    return Removal(dist, tuple(Path(p) for p in inside), tuple(skipped))
+    return Removal(dist, tuple(Path(p) for p in inside), tuple(skipped), tuple(folders))
 
 
 def prune_empty_dirs(target: Target, dirs: Iterable[Path]) -> None:

@@ -10,11 +10,16 @@ auth, stripped from the URL actually requested, remembered per origin (scheme, h
 and never printed: messages show URLs through :func:`~pip_hashsync.urls.redact`. They go only
 to the origin they were given for (netrc's to its host), and no credentials at all go over
 plain http once a redirect has left https (design.md, policy 12).
+
+Bodies read whole (pages, metadata files) are inflated a bounded piece at a time and refused
+past a cap, so a compressed bomb costs no more memory than the cap; archives are streamed
+exactly as served, never decoded, and hashed so, as pip hashes them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import mimetypes
@@ -26,7 +31,8 @@ import subprocess
 import threading
 import urllib.parse
 import warnings
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -41,6 +47,7 @@ from pip_hashsync.urls import redact, url_to_path
 # request at all: they are imported by the first request, not here.
 if TYPE_CHECKING:
     import ssl
+    from zlib import _Decompress as Decompress
 
     import urllib3
 
@@ -54,6 +61,14 @@ _MAX_REDIRECTS = 30
 _POOL_SIZE = 16
 _CHUNK_SIZE = 256 * 1024
 _USER_AGENT = f"pip-hashsync/{__version__}"
+_MiB = 1024 * 1024
+#: The most bytes :meth:`HttpClient.get` holds for one response unless told otherwise (once
+#: inflated): index pages are the largest responses read whole, and the largest real ones
+#: are tens of MB (pydantic-core's JSON page is about 7 MB), so an honest page is far below
+#: it, while a compressed bomb (512 MiB from 0.5 MB of gzip) is refused at it.
+MAX_PAGE_SIZE = 256 * _MiB
+#: The encodings :meth:`HttpClient.get` asks for (gzip, deflate), and so all it inflates.
+_ENCODINGS = ("gzip", "x-gzip", "deflate")
 
 Credentials = tuple[str, str]
 #: (scheme, lower-case host, port): where credentials may be sent.
@@ -148,14 +163,25 @@ class HttpClient:
         self._request_options: dict[str, Any] = {}
         self._verified: ssl.SSLContext | None = None
 
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
-        """The whole body of ``url``; raise :class:`NetworkError` for status >= 400."""
+    def get(
+        self, url: str, headers: Mapping[str, str] | None = None, *, limit: int = MAX_PAGE_SIZE
+    ) -> Response:
+        """The whole body of ``url``, inflated if the server compressed it; raise
+        :class:`NetworkError` for status >= 400 and for a body of more than ``limit`` bytes
+        (once inflated: inflating stops there)."""
         if _is_file_url(url):
             path = _local_path(url)
-            return Response(url, 200, _local_headers(path), _read_local(url, path))
+            return Response(url, 200, _local_headers(path), _read_local(url, path, limit))
         request_headers = {"Accept-Encoding": "gzip, deflate", **(headers or {})}
-        final_url, response = self._open(url, request_headers, preload=True)
-        return Response(final_url, response.status, response.headers, response.data)
+        final_url, response = self._open(url, request_headers)
+        try:
+            content = _read_whole(response, final_url, limit)
+        except BaseException:
+            response.close()  # drops the connection: the rest of the body is not wanted
+            response.release_conn()
+            raise
+        _discard(response)  # read to its end: the connection goes back to the pool
+        return Response(final_url, response.status, response.headers, content)
 
     @contextlib.contextmanager
     def stream(self, url: str) -> Iterator[Iterator[bytes]]:
@@ -165,13 +191,35 @@ class HttpClient:
             with _open_local(url, _local_path(url)) as file:
                 yield iter(lambda: file.read(_CHUNK_SIZE), b"")
             return
-        _, response = self._open(url, {"Accept-Encoding": "identity"}, preload=False)
+        _, response = self._open(url, {"Accept-Encoding": "identity"})
         try:
             yield _chunks(response, url)
         finally:
             # Closing drops a half-read connection instead of returning it dirty to the pool.
             response.close()
             response.release_conn()
+
+    def download(
+        self,
+        url: str,
+        output: BinaryIO,
+        algorithms: Iterable[str],
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, str]:
+        """Write the body of ``url`` to ``output`` exactly as served (a ``Content-Encoding``
+        is not undone: pip hashes an archive's bytes as served), hashing it on the way;
+        return its digests by algorithm. ``progress(bytes_done)`` follows each chunk."""
+        hashers = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
+        done = 0
+        with self.stream(url) as chunks:
+            for chunk in chunks:
+                output.write(chunk)
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done)
+        return {algorithm: hasher.hexdigest() for algorithm, hasher in hashers.items()}
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -180,9 +228,7 @@ class HttpClient:
                 manager.clear()
             self._managers.clear()
 
-    def _open(
-        self, url: str, headers: Mapping[str, str], *, preload: bool
-    ) -> tuple[str, urllib3.BaseHTTPResponse]:
+    def _open(self, url: str, headers: Mapping[str, str]) -> tuple[str, urllib3.BaseHTTPResponse]:
         """Follow redirects ourselves, so each hop gets its own origin's credentials, proxy and
         TLS settings, and a hop over plain http after one over https gets no credentials at all
         (whatever their source: a server must not pull them out of TLS); return the final URL
@@ -191,9 +237,7 @@ class HttpClient:
         left_https = False
         for _ in range(_MAX_REDIRECTS + 1):
             in_clear = left_https and _is_plain_http(target)
-            plain_url, response = self._send_with_auth(
-                target, headers, preload=preload, authenticate=not in_clear
-            )
+            plain_url, response = self._send_with_auth(target, headers, authenticate=not in_clear)
             location = response.headers.get("Location")
             if response.status in _REDIRECT_STATUSES and location:
                 _discard(response)
@@ -212,7 +256,7 @@ class HttpClient:
         raise NetworkError(f"Too many redirects ({_MAX_REDIRECTS}) starting at {redact(url)}")
 
     def _send_with_auth(
-        self, url: str, headers: Mapping[str, str], *, preload: bool, authenticate: bool
+        self, url: str, headers: Mapping[str, str], *, authenticate: bool
     ) -> tuple[str, urllib3.BaseHTTPResponse]:
         """One hop: send with known credentials, and on 401 once more with keyring's; with
         ``authenticate`` false, send none (the URL's own included) and ask no keyring."""
@@ -225,25 +269,21 @@ class HttpClient:
             raise NetworkError(f"Cannot fetch {redact(url)}: invalid port") from None
         plain_url = urllib.parse.urlunsplit(_without_userinfo(parts))
         if not authenticate:
-            return plain_url, self._send(plain_url, headers, None, preload=preload)
+            return plain_url, self._send(plain_url, headers, None)
         credentials = self._auth.before_request(parts)
-        response = self._send(plain_url, headers, credentials, preload=preload)
+        response = self._send(plain_url, headers, credentials)
         if response.status != 401:
             return plain_url, response
         fresh = self._auth.after_401(parts, credentials)
         if fresh is None or fresh == credentials:
             return plain_url, response
         _discard(response)
-        return plain_url, self._send(plain_url, headers, fresh, preload=preload)
+        return plain_url, self._send(plain_url, headers, fresh)
 
     def _send(
-        self,
-        url: str,
-        headers: Mapping[str, str],
-        credentials: Credentials | None,
-        *,
-        preload: bool,
+        self, url: str, headers: Mapping[str, str], credentials: Credentials | None
     ) -> urllib3.BaseHTTPResponse:
+        """One request; its body is left unread and undecoded, for the caller to read."""
         manager = self._manager_for(url)  # imports urllib3
         import urllib3
 
@@ -256,8 +296,8 @@ class HttpClient:
                 url,
                 headers=request_headers,
                 redirect=False,
-                preload_content=preload,
-                decode_content=preload,
+                preload_content=False,
+                decode_content=False,
                 **self._request_options,
             )
         except urllib3.exceptions.MaxRetryError as exc:
@@ -612,6 +652,91 @@ def _chunks(response: urllib3.BaseHTTPResponse, url: str) -> Iterator[bytes]:
         raise NetworkError(f"Download of {redact(url)} failed: {_describe(exc)}") from exc
 
 
+def _read_whole(response: urllib3.BaseHTTPResponse, url: str, limit: int) -> bytes:
+    """The body, inflated a bounded piece at a time when it is compressed; refused (exit 4)
+    as soon as it passes ``limit`` bytes, so at most about ``limit`` bytes are ever held."""
+    header = response.headers.get("Content-Encoding", "")
+    encodings = [e.strip().lower() for e in header.split(",") if e.strip().lower() != "identity"]
+    encodings = [e for e in encodings if e]
+    if len(encodings) > 1 or (encodings and encodings[0] not in _ENCODINGS):
+        raise NetworkError(
+            f"Cannot read {redact(url)}: it was sent with Content-Encoding {header}, but only "
+            "gzip or deflate was asked for"
+        )
+    inflater = _Inflater(encodings[0]) if encodings else None
+    pieces: list[bytes] = []
+    size = 0
+    for chunk in _chunks(response, url):
+        for piece in inflater.pieces(chunk, url) if inflater else (chunk,):
+            size += len(piece)
+            if size > limit:
+                inflated = f" once its {encodings[0]} encoding is undone" if inflater else ""
+                raise NetworkError(
+                    f"Refused {redact(url)}: its body passes {limit // _MiB} MiB{inflated}, "
+                    "more than any honest one holds; the server is broken or hostile"
+                )
+            pieces.append(piece)
+    if inflater is not None:
+        pieces.append(inflater.flush())
+    return b"".join(pieces)
+
+
+class _Inflater:
+    """A gzip or deflate body inflated at most a chunk at a time (``max_length``), however
+    little it is compressed into. gzip may hold several members, read in turn (RFC 1952);
+    what follows them and is not a member is ignored, as urllib3 and other gzip clients
+    ignore it. deflate is zlib-wrapped as HTTP says, or raw as some servers send it."""
+
+    def __init__(self, encoding: str) -> None:
+        self._gzip = encoding != "deflate"
+        self._inflater: Decompress | None = None
+        self._head = b""
+        self._members = 0
+        #: The body is complete: whatever follows is ignored.
+        self._done = False
+
+    def pieces(self, data: bytes, url: str) -> Iterator[bytes]:
+        """The inflated pieces of the next ``data`` of the body."""
+        if self._inflater is None:
+            data = self._head + data
+            if not self._gzip and len(data) < 2:
+                self._head = data  # too short to tell zlib from raw deflate yet
+                return
+            self._inflater = zlib.decompressobj(_window_bits(self._gzip, data))
+        while data and not self._done:
+            try:
+                piece = self._inflater.decompress(data, _CHUNK_SIZE)
+            except zlib.error as exc:
+                if not self._members:
+                    raise NetworkError(f"Cannot read {redact(url)}: broken body ({exc})") from None
+                self._done = True  # not another gzip member
+                return
+            data = self._inflater.unconsumed_tail
+            if self._inflater.eof:
+                self._members += 1
+                self._done = not self._gzip
+                data = self._inflater.unused_data
+                self._inflater = zlib.decompressobj(_window_bits(self._gzip, data))
+            if piece:
+                yield piece
+
+    def flush(self) -> bytes:
+        """What is still held of a body that has ended (at most a few KiB: the output of
+        the bits zlib had already taken when a piece reached its bound)."""
+        return b"" if self._inflater is None or self._done else self._inflater.flush()
+
+
+def _window_bits(gzip: bool, head: bytes) -> int:
+    """For :func:`zlib.decompressobj`: gzip, or deflate with a zlib header when ``head``
+    starts with one (method 8, header check), else raw deflate."""
+    if gzip:
+        return 16 + zlib.MAX_WBITS
+    zlib_header = (
+        len(head) >= 2 and head[0] & 0x0F == 8 and int.from_bytes(head[:2], "big") % 31 == 0
+    )
+    return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
+
+
 def _discard(response: urllib3.BaseHTTPResponse) -> None:
     """Read the rest of a response we do not use, so its connection can be reused."""
     response.drain_conn()
@@ -666,9 +791,12 @@ def _open_local(url: str, path: Path) -> Iterator[BinaryIO]:
         yield file
 
 
-def _read_local(url: str, path: Path) -> bytes:
+def _read_local(url: str, path: Path, limit: int) -> bytes:
     with _open_local(url, path) as file:
-        return file.read()
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise NetworkError(f"Refused {url}: it holds more than {limit // _MiB} MiB")
+    return data
 
 
 def _local_headers(path: Path) -> urllib3.HTTPHeaderDict:

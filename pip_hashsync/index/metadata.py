@@ -1,8 +1,10 @@
 """Core metadata of a candidate, for its dependencies: from a PEP 658 file when the index
 serves one (checked against its advertised hash, EC48), else from the archive itself.
 
-An archive fetched here is judged like any download: in hash-checking mode its bytes must
-be allowed, or the next file of the version is tried (EC44).
+An archive fetched here is judged like any download: its bytes as served (never inflated,
+whatever the server's ``Content-Encoding``) are streamed to a temporary file and, in
+hash-checking mode, must be allowed, or the next file of the version is tried (EC44). A
+metadata file is read whole, so it is refused past the size a member read whole may have.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+import tempfile
 import zipfile
 import zlib
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -58,7 +61,11 @@ class _Response(Protocol):
 
 
 class _Client(Protocol):
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> _Response: ...
+    def get(
+        self, url: str, headers: Mapping[str, str] | None = None, *, limit: int = ...
+    ) -> _Response: ...
+
+    def download(self, url: str, output: BinaryIO, algorithms: Iterable[str]) -> dict[str, str]: ...
 
 
 def parse_metadata(data: bytes) -> Metadata:
@@ -238,7 +245,7 @@ class MetadataFetcher:
             with open(url_to_path(file.url), "rb") as archive:
                 return parse_metadata(metadata_from_archive(file.filename, archive))
         if file.metadata_hashes is not None:
-            data = self.client.get(file.url + ".metadata").content
+            data = self.client.get(file.url + ".metadata", limit=MAX_MEMBER_SIZE).content
             expected = file.metadata_hashes.get("sha256")
             if expected and hashlib.sha256(data).hexdigest() != expected:
                 raise IntegrityError(
@@ -246,13 +253,14 @@ class MetadataFetcher:
                     "the hash its index advertises"
                 )
             return parse_metadata(data)
-        data = self.client.get(file.url).content
         allowed = self.allowed.get(key)
-        if allowed:
-            digests = {a: hashlib.new(a, data).hexdigest() for a in allowed.algorithms}
-            if not allowed.allows(digests):
+        with tempfile.TemporaryFile() as archive:
+            algorithms = {"sha256", *(allowed.algorithms if allowed else ())}
+            digests = self.client.download(file.url, archive, algorithms)
+            if allowed and not allowed.allows(digests):
                 raise IntegrityError(
                     f"{file.filename} from {file.origin} does not match any allowed hash "
-                    f"(its sha256 is {hashlib.sha256(data).hexdigest()})"
+                    f"(its sha256 is {digests['sha256']})"
                 )
-        return parse_metadata(metadata_from_archive(file.filename, data))
+            archive.seek(0)
+            return parse_metadata(metadata_from_archive(file.filename, archive))
