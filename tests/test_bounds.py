@@ -227,3 +227,23 @@ def test_an_honestly_compressed_archive_is_hashed_as_served(
     assert code == 3, err
     assert sha256_of(wheel) != hashlib.sha256(sent).hexdigest()
     assert hashlib.sha256(sent).hexdigest() in err, err
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"files": {"a": 1}}', b"null"])
+def test_a_json_page_that_is_no_page_is_an_index_failure(
+    body: bytes, sync: Sync, venv: Path, index_server: IndexServer
+) -> None:
+    """A server answering a PEP 691 request with something that is not a page: exit 4
+    naming the page, the environment untouched (before: a JSONDecodeError or
+    AttributeError traceback). pip 26.3 ends in a JSONDecodeError traceback."""
+    demo = build_wheel(index_server.root, "demo", "1.0")
+    write(Path("requirements.txt"), lock_for(demo))
+    index_server.page_format = "json"
+    index_server.encode["/simple/demo/"] = lambda _genuine: ("identity", body)
+    before = snapshot(venv)
+
+    code, _out, err = sync("requirements.txt")
+
+    assert code == 4, err
+    assert f"The index page {index_server.index_url}/demo/ says it is JSON" in err, err
+    assert snapshot(venv) == before

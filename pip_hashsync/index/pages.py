@@ -27,6 +27,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.requirements.hashes import HEX_LENGTHS, file_digests
 from pip_hashsync.requirements.reader import ARCHIVE_EXTENSIONS
 from pip_hashsync.urls import path_to_url, redact, url_to_path
@@ -143,6 +144,12 @@ def parse_filename(
         raise ValueError(str(exc)) from None
 
 
+class PageError(HashsyncError):
+    """An index page that cannot be read as one: exit 4, as for the index's other failures."""
+
+    exit_code = ExitCode.NETWORK
+
+
 def _digests(raw: Any) -> dict[str, str]:
     """Keep well-formed digests of algorithms we know; servers may send anything."""
     if not isinstance(raw, Mapping):
@@ -184,6 +191,27 @@ def _yanked(value: Any) -> str | None:
     return value if isinstance(value, str) else ""
 
 
+def _json_files(content: bytes, page_url: str) -> list[dict[str, Any]]:
+    """The well-formed file entries of a PEP 691 page (a ``url`` and ``filename`` that are
+    strings); a body that is not such a page at all is the index's failure, not a crash."""
+    try:
+        page = json.loads(content)
+    except ValueError:
+        page = None
+    files = page.get("files", []) if isinstance(page, dict) else None
+    if not isinstance(files, list):
+        raise PageError(
+            f"The index page {redact(page_url)} says it is JSON (PEP 691) but holds no list "
+            "of files; the index is broken, or is not a package index."
+        )
+    return [
+        f
+        for f in files
+        if isinstance(f, dict) and isinstance(f.get("url"), str)
+        if isinstance(f.get("filename", ""), str)
+    ]
+
+
 class _AnchorParser(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -206,15 +234,14 @@ def parse_page(
     if kind == "application/vnd.pypi.simple.v1+json":
         entries = [
             (
-                urllib.parse.urljoin(page_url, f.get("url", "")),
+                urllib.parse.urljoin(page_url, f["url"]),
                 f.get("filename", ""),
-                _digests(f.get("hashes")) or _fragment_digests(f.get("url", "")),
+                _digests(f.get("hashes")) or _fragment_digests(f["url"]),
                 f.get("requires-python"),
                 _yanked(f.get("yanked")),
                 _metadata_field(f.get("core-metadata", f.get("dist-info-metadata"))),
             )
-            for f in json.loads(content).get("files", [])
-            if isinstance(f, dict)
+            for f in _json_files(content, page_url)
         ]
     else:
         parser = _AnchorParser()
