@@ -44,7 +44,7 @@ from pip_hashsync.requirements.hashes import (
     parse_hash_option,
     url_fragment_digests,
 )
-from pip_hashsync.urls import path_to_url, url_to_path
+from pip_hashsync.urls import path_to_url, redact, url_to_path
 
 if TYPE_CHECKING:
     import optparse
@@ -173,11 +173,12 @@ class FileOptions:
     features: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The documented JSON form, URLs without their credentials."""
         return {
-            "index_url": self.index_url,
-            "extra_index_urls": list(self.extra_index_urls),
+            "index_url": redact(self.index_url) if self.index_url else None,
+            "extra_index_urls": [redact(url) for url in self.extra_index_urls],
             "no_index": self.no_index,
-            "find_links": list(self.find_links),
+            "find_links": [redact(location) for location in self.find_links],
             "trusted_hosts": list(self.trusted_hosts),
             "pre": self.pre,
             "prefer_binary": self.prefer_binary,
