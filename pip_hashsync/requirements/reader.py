@@ -25,6 +25,7 @@ import locale
 import os
 import re
 import shlex
+import stat
 import sys
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +49,18 @@ from pip_hashsync.urls import path_to_url, redact, url_to_path
 
 if TYPE_CHECKING:
     import optparse
+
+#: Larger files are refused: a lock of several thousand projects, each with the hashes of
+#: every platform's wheels, stays under 10 MB, and a larger file is almost surely the wrong one.
+MAX_FILE_SIZE = 50 * 1024 * 1024
+
+#: ``-r``/``-c`` includes nest at most this deep. pip has no limit (it stops only at a cycle);
+#: real projects nest a few levels, while a server can answer every ``-r`` URL with a new
+#: one, and the reader recurses (three frames a level, under Python's 1,000).
+MAX_INCLUDE_DEPTH = 100
+
+#: Opening a FIFO to read waits for a writer unless it is opened without blocking.
+_NON_BLOCKING = getattr(os, "O_NONBLOCK", 0)
 
 #: Schemes pip treats as URLs in a requirement line (plain schemes plus its VCS schemes).
 VCS_SCHEMES: frozenset[str] = frozenset(
@@ -216,6 +229,26 @@ class RequirementSet:
 
 class UnreadableFile(Exception):
     """The file's bytes cannot be turned into text."""
+
+
+def _read_regular_file(path: str) -> bytes:
+    """The bytes of the regular file ``path``, at most :data:`MAX_FILE_SIZE` of them.
+
+    Anything else is refused with :class:`UnreadableFile`: a device such as ``/dev/zero``
+    would be read forever, and a FIFO waits for a writer. The check is made on the opened
+    file (opened without blocking), so a path swapped meanwhile is caught too.
+    """
+    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | _NON_BLOCKING)) as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device"
+            raise UnreadableFile(f"it is {kind}, not a regular file")
+        data = file.read(MAX_FILE_SIZE + 1)
+    if len(data) > MAX_FILE_SIZE:
+        raise UnreadableFile(
+            f"it is larger than {MAX_FILE_SIZE // 2**20} MB, more than any requirements file needs"
+        )
+    return data
 
 
 def decode(data: bytes, path: str, warn: Callable[[str], None]) -> str:
@@ -704,9 +737,15 @@ class RequirementsReader:
                 )
             )
             return
+        depth = len(ancestors)  # the files that include this one
         ancestors = {**ancestors, identity: included_at.path if included_at else None}
         kind = "constraints" if constraint else "requirements"
         try:
+            if depth > MAX_INCLUDE_DEPTH:
+                raise UnreadableFile(
+                    f"-r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep; include "
+                    "the deeper files from a file higher up"
+                )
             data = self._load(path)
             text = decode(data, path, result.warnings.append)
         except (OSError, UnreadableFile) as exc:
@@ -730,8 +769,7 @@ class RequirementsReader:
             if self._read_url is None:
                 raise UnreadableFile("reading requirements files from URLs needs the network")
             return self._read_url(path)
-        with open(path, "rb") as file:
-            return file.read()
+        return _read_regular_file(path)
 
     def _read_line(
         self,
