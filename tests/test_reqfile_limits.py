@@ -7,8 +7,10 @@ parse in time proportional to their length.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,10 +18,11 @@ from helpers import SHA_A, kinds, write
 
 from pip_hashsync.cli import main
 from pip_hashsync.commands.lint import lint
+from pip_hashsync.requirements.hashes import AllowedHashes, Digest
 from pip_hashsync.requirements.reader import (
     MAX_FILE_SIZE,
     MAX_INCLUDE_DEPTH,
-    RequirementsReader,
+    parse_line_options,
 )
 
 
@@ -45,8 +48,9 @@ def test_a_chain_of_500_includes_is_refused_at_the_line_that_goes_too_deep(
     err = capsys.readouterr().err
     assert "Traceback" not in err and "RecursionError" not in err
     deepest = tmp_path / f"r{MAX_INCLUDE_DEPTH}.txt"
+    too_deep = tmp_path / f"r{MAX_INCLUDE_DEPTH + 1}.txt"
     assert (
-        f"{deepest}:1: Could not read requirements file {tmp_path / f'r{MAX_INCLUDE_DEPTH + 1}.txt'}: "
+        f"{deepest}:1: Could not read requirements file {too_deep}: "
         f"-r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep"
     ) in err
 
@@ -91,3 +95,70 @@ def test_a_directory_is_still_named_as_one(tmp_path: Path) -> None:
     assert report.problems[0].message == (
         f"Could not read requirements file {tmp_path}: it is a directory, not a file"
     )
+
+
+# -- long --hash lists ---------------------------------------------------------------------
+
+
+def digests(count: int) -> list[str]:
+    return [hashlib.sha256(str(i).encode()).hexdigest() for i in range(count)]
+
+
+def growth(small: Callable[[], object], large: Callable[[], object], *, limit: float) -> float:
+    """How many times the CPU time of ``small`` ``large`` takes: the best of up to three
+    tries, so that a busy machine cannot make a linear cost look worse. ``small`` runs once
+    before, so that what is built on first use is not counted."""
+    small()
+    ratios = []
+    for _ in range(3):
+        times = []
+        for work in (small, large):
+            started = time.process_time()
+            work()
+            times.append(max(time.process_time() - started, 1e-4))
+        ratios.append(times[1] / times[0])
+        if ratios[-1] < limit:
+            break
+    return min(ratios)
+
+
+def test_100000_hashes_parse_in_linear_time() -> None:
+    """``--hash VALUE`` goes through optparse, which took each word off the front of a
+    list, so the cost grew with the square of their number."""
+    small, large = (" ".join(f"--hash sha256:{d}" for d in digests(n)) for n in (10_000, 100_000))
+    parsed: list[dict[str, list[Digest]]] = []
+    ratio = growth(
+        lambda: parse_line_options(small),
+        lambda: parsed.append(parse_line_options(large)[0]),
+        limit=20,
+    )
+    assert ratio < 20  # linear: about 9; it was 30 to 40
+    assert len(parsed[-1]["hashes"]) == 100_000
+
+
+def test_100000_hashes_on_continuation_lines_are_read(tmp_path: Path) -> None:
+    values = digests(100_000)
+    options = [
+        f"--hash=sha256:{d}" if i % 2 else f"--hash sha256:{d}" for i, d in enumerate(values)
+    ]
+    write(tmp_path / "requirements.txt", "six==1.17.0 \\\n" + " \\\n".join(options) + "\n")
+    report = lint([str(tmp_path / "requirements.txt")])
+    assert report.ok, report.problems
+    (six,) = report.lines.requirements
+    assert [d.value for d in six.hashes] == values
+
+
+def test_allowed_hashes_answer_in_a_time_that_does_not_grow_with_their_number() -> None:
+    """The planner asks ``algorithms`` and ``allows`` for every allowed digest (each a
+    cached archive to look up) and every file: that cost 100,000 x 100,000 steps."""
+
+    def questions(allowed: AllowedHashes) -> Callable[[], object]:
+        archive = {"sha256": digests(1)[0], "sha512": "0" * 128}
+        return lambda: [(allowed.algorithms, allowed.allows(archive)) for _ in range(500)]
+
+    few, many = (
+        AllowedHashes().narrowed(Digest("sha256", d) for d in digests(n)) for n in (100, 100_000)
+    )
+    assert many.allows({"sha256": digests(1)[0]})
+    assert not many.allows({"sha256": "f" * 64})
+    assert growth(questions(few), questions(many), limit=10) < 10  # about 1; it was 1,000
