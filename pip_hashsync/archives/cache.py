@@ -28,16 +28,18 @@ import shutil
 import string
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from pip_hashsync.requirements.hashes import file_digests
 from pip_hashsync.urls import redact
 
 _ORIGIN = "origin.json"
 _HEX = frozenset(string.hexdigits.lower())
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,7 @@ class ArchiveCache:
     def new_temp(self) -> tuple[BinaryIO, Path]:
         """A new private file for a download in progress, on the cache's filesystem so that
         :meth:`put` can rename it; never reused (EC74). The caller deletes it on failure."""
-        root = self.root
-        try:
-            return self._new_temp()
-        except OSError as error:
-            self.give_up(root, error)
-            return self._new_temp()
+        return self._stored(self._new_temp)
 
     def _new_temp(self) -> tuple[BinaryIO, Path]:
         self._tmp.mkdir(parents=True, exist_ok=True)
@@ -148,39 +145,38 @@ class ArchiveCache:
 
         ``digests`` must be the digests of ``temp``'s bytes: the caller hashed them while
         downloading. Concurrent puts of one sha256 are harmless: the bytes are the same.
+        The record is written first and the archive moved last, so that ``temp`` is still
+        there when a step fails (an entry without its archive is a miss).
         """
+        record = {"filename": filename, "url": url and redact(url), "origin": origin}
+
+        def store() -> CachedArchive:
+            entry = self._entry(digests["sha256"])
+            entry.mkdir(parents=True, exist_ok=True)
+            self._listed.pop(digests["sha256"][:2], None)
+            path = entry / _checked_filename(filename)
+            record_file, record_temp = self._new_temp()
+            try:
+                with record_file:
+                    record_file.write(json.dumps(record, indent=1).encode())
+                _replace(record_temp, entry / _ORIGIN)
+            except BaseException:
+                record_temp.unlink(missing_ok=True)
+                raise
+            _replace(temp, path)
+            return CachedArchive(path, filename, record["url"], origin, dict(digests))
+
+        return self._stored(store)
+
+    def _stored(self, store: Callable[[], T]) -> T:
+        """``store()`` in the cache folder, or, when that fails, once more in the private
+        folder the cache is given up for."""
         root = self.root
         try:
-            return self._put(temp, filename, digests, url, origin)
+            return store()
         except OSError as error:
             self.give_up(root, error)
-            return self._put(temp, filename, digests, url, origin)
-
-    def _put(
-        self,
-        temp: Path,
-        filename: str,
-        digests: Mapping[str, str],
-        url: str | None,
-        origin: str | None,
-    ) -> CachedArchive:
-        """The record first and the archive last, so that ``temp`` is still there when a
-        step fails (an entry without its archive is a miss)."""
-        entry = self._entry(digests["sha256"])
-        entry.mkdir(parents=True, exist_ok=True)
-        self._listed.pop(digests["sha256"][:2], None)
-        path = entry / _checked_filename(filename)
-        record = {"filename": filename, "url": url and redact(url), "origin": origin}
-        record_file, record_temp = self._new_temp()
-        try:
-            with record_file:
-                record_file.write(json.dumps(record, indent=1).encode())
-            _replace(record_temp, entry / _ORIGIN)
-        except BaseException:
-            record_temp.unlink(missing_ok=True)
-            raise
-        _replace(temp, path)
-        return CachedArchive(path, filename, record["url"], origin, dict(digests))
+            return store()
 
     def close(self) -> None:
         """Remove the temporary folder of a ``root=None`` cache; a real cache stays."""
