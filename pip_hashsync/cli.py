@@ -2,22 +2,25 @@
 
 No work happens here beyond that. Option names are pip's where pip has the option. Every
 :class:`~pip_hashsync.errors.HashsyncError` ends as its message and exit code, never as a
-traceback.
+traceback. Everything written to stdout and stderr has the credentials of its URLs hidden
+(design policy 12), whatever the message quotes: a requirements line, an option, a server.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from pip_hashsync import __version__
 from pip_hashsync.errors import ExitCode, HashsyncError, render_problems
 from pip_hashsync.settings.request import SyncRequest
+from pip_hashsync.urls import redact_text
 
 if TYPE_CHECKING:
     from pip_hashsync.resolve.plan import Action
@@ -490,8 +493,29 @@ def _write_hashes(
     return written
 
 
+class _Redacting:
+    """A text stream that passes what is written on with URL credentials hidden."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(redact_text(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    with (
+        contextlib.redirect_stdout(cast(TextIO, _Redacting(sys.stdout))),
+        contextlib.redirect_stderr(cast(TextIO, _Redacting(sys.stderr))),
+    ):
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         return int(args.run(args))

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
+
+#: A URL inside a message: a scheme, ``://``, then anything up to a space or a quote.
+_URL_IN_TEXT = re.compile(r"""[A-Za-z][A-Za-z0-9+.-]*://[^\s'"<>]+""")
 
 
 def path_to_url(path: str) -> str:
@@ -32,3 +36,22 @@ def redact(url: str) -> str:
     user, colon, _ = userinfo.partition(":")
     hidden = f"{user}:****" if colon else "****"
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{hidden}@{host}"))
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL in it redacted as :func:`redact` does: for messages that quote
+    a requirements line, an option's value or a server's answer.
+
+    >>> redact_text("Invalid requirement: a @ https://me:token@host/a.whl --bad")
+    'Invalid requirement: a @ https://me:****@host/a.whl --bad'
+    """
+    if "@" not in text:
+        return text  # no credentials possible; the usual case costs one scan
+    return _URL_IN_TEXT.sub(_redact_match, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    try:
+        return redact(match.group())
+    except ValueError:  # not a URL urlsplit can read (a broken IPv6 host): hide it whole
+        return "****"

@@ -12,6 +12,8 @@ returned and an entry whose bytes changed is deleted (EC51). Only verified downl
 here, and always by renaming a complete file into place (EC53), so a reader never sees half an
 archive. Installers must copy out of the cache, never hardlink or symlink: an edit in
 site-packages would otherwise change the cached archive for every later environment (EC52).
+A cache folder that cannot be written (read-only, full, not a folder) only costs speed: the
+run goes on in a private temporary folder, and :attr:`ArchiveCache.notice` says so once.
 
 >>> cache = ArchiveCache(default_cache_dir())
 >>> hit = cache.get(sha256)  # None, or an archive whose ``digests`` were computed just now
@@ -19,21 +21,25 @@ site-packages would otherwise change the cached archive for every later environm
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import string
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from pip_hashsync.requirements.hashes import file_digests
 from pip_hashsync.urls import redact
 
 _ORIGIN = "origin.json"
 _HEX = frozenset(string.hexdigits.lower())
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,11 +63,32 @@ class ArchiveCache:
 
     def __init__(self, root: Path | None) -> None:
         self._temporary = root is None
-        self.root = Path(tempfile.mkdtemp(prefix="pip-hashsync-")) if root is None else root
-        self._archives = self.root / "archives"
-        self._tmp = self.root / "tmp"
+        self._use(Path(tempfile.mkdtemp(prefix="pip-hashsync-")) if root is None else root)
         self._verified: dict[str, tuple[tuple[int, int], CachedArchive]] = {}
+        self._lock = threading.Lock()
+        #: Why the cache folder was given up for a private one, once that happened.
+        self.notice: str | None = None
+
+    def _use(self, root: Path) -> None:
+        self.root = root
+        self._archives = root / "archives"
+        self._tmp = root / "tmp"
         self._listed: dict[str, frozenset[str]] = {}
+
+    def give_up(self, failed_root: Path, error: OSError) -> None:
+        """Go on in a private temporary folder, as with ``--no-cache``, after ``failed_root``
+        could not store something; raise ``error`` when that folder was the private one."""
+        with self._lock:
+            if self.root != failed_root:
+                return  # another thread gave it up already
+            if self._temporary:
+                raise error
+            self.notice = (
+                f"the cache folder {failed_root} cannot be written "
+                f"({error.strerror or error}); going on without it"
+            )
+            self._temporary = True
+            self._use(Path(tempfile.mkdtemp(prefix="pip-hashsync-")))
 
     def get(self, sha256: str, algorithms: Iterable[str] = ()) -> CachedArchive | None:
         """The archive whose sha256 is ``sha256``, re-hashed by this run with sha256 and
@@ -99,6 +126,9 @@ class ArchiveCache:
     def new_temp(self) -> tuple[BinaryIO, Path]:
         """A new private file for a download in progress, on the cache's filesystem so that
         :meth:`put` can rename it; never reused (EC74). The caller deletes it on failure."""
+        return self._stored(self._new_temp)
+
+    def _new_temp(self) -> tuple[BinaryIO, Path]:
         self._tmp.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._tmp, suffix=".part")
         return os.fdopen(fd, "wb"), Path(name)
@@ -115,18 +145,38 @@ class ArchiveCache:
 
         ``digests`` must be the digests of ``temp``'s bytes: the caller hashed them while
         downloading. Concurrent puts of one sha256 are harmless: the bytes are the same.
+        The record is written first and the archive moved last, so that ``temp`` is still
+        there when a step fails (an entry without its archive is a miss).
         """
-        entry = self._entry(digests["sha256"])
-        entry.mkdir(parents=True, exist_ok=True)
-        self._listed.pop(digests["sha256"][:2], None)
-        path = entry / _checked_filename(filename)
-        _replace(temp, path)
         record = {"filename": filename, "url": url and redact(url), "origin": origin}
-        record_file, record_temp = self.new_temp()
-        with record_file:
-            record_file.write(json.dumps(record, indent=1).encode())
-        _replace(record_temp, entry / _ORIGIN)
-        return CachedArchive(path, filename, record["url"], origin, dict(digests))
+
+        def store() -> CachedArchive:
+            entry = self._entry(digests["sha256"])
+            entry.mkdir(parents=True, exist_ok=True)
+            self._listed.pop(digests["sha256"][:2], None)
+            path = entry / _checked_filename(filename)
+            record_file, record_temp = self._new_temp()
+            try:
+                with record_file:
+                    record_file.write(json.dumps(record, indent=1).encode())
+                _replace(record_temp, entry / _ORIGIN)
+            except BaseException:
+                record_temp.unlink(missing_ok=True)
+                raise
+            _replace(temp, path)
+            return CachedArchive(path, filename, record["url"], origin, dict(digests))
+
+        return self._stored(store)
+
+    def _stored(self, store: Callable[[], T]) -> T:
+        """``store()`` in the cache folder, or, when that fails, once more in the private
+        folder the cache is given up for."""
+        root = self.root
+        try:
+            return store()
+        except OSError as error:
+            self.give_up(root, error)
+            return store()
 
     def close(self) -> None:
         """Remove the temporary folder of a ``root=None`` cache; a real cache stays."""
@@ -160,13 +210,18 @@ def _checked_filename(filename: str) -> str:
 
 def _replace(source: Path, destination: Path) -> None:
     """Rename atomically. Windows refuses to replace a file another thread has open; the one
-    already there holds the same bytes, so it is kept."""
+    already there holds the same bytes, so it is kept. A download moved from a cache folder
+    given up to the private one may cross filesystems: it is copied then."""
     try:
         os.replace(source, destination)
     except PermissionError:
         if not destination.exists():
             raise
         source.unlink()
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        shutil.move(source, destination)
 
 
 def _stamp(path: Path) -> tuple[int, int]:

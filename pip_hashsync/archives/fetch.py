@@ -200,10 +200,12 @@ class _Fetcher:
             return _archive(request.key, hit, file)
         return None
 
-    def _download(self, request: FetchRequest, file: FileLink) -> Archive:
+    def _download(self, request: FetchRequest, file: FileLink, *, again: bool = True) -> Archive:
         """Stream ``file`` into a private temp file, hashing as it arrives; cache it if it
-        passes, else delete it and raise :class:`_Mismatch`."""
+        passes, else delete it and raise :class:`_Mismatch`. When the cache folder cannot
+        take the bytes (full), the cache is given up and the file downloaded ``again``."""
         progress = self.progress
+        root = self.cache.root
         output, temp = self.cache.new_temp()
         try:
             with output:
@@ -216,6 +218,12 @@ class _Fetcher:
             _check(request.allowed, file, digests)
             strong = {a: d for a, d in digests.items() if a in STRONG_ALGORITHMS}
             cached = self.cache.put(temp, file.filename, strong, file.url, file.origin)
+        except OSError as error:  # network failures are NetworkError: this is the disk
+            temp.unlink(missing_ok=True)
+            if not again:
+                raise
+            self.cache.give_up(root, error)
+            return self._download(request, file, again=False)
         except BaseException:
             temp.unlink(missing_ok=True)  # gone already once put() has moved it
             raise

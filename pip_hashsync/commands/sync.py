@@ -127,7 +127,9 @@ def run(
                 return _finish(outcome, started)
             archives = _fetch(plan, changes, cache, options, progress, outcome)
             check_wheels(archives, plan.metadata)
-            unpacked = UnpackedCache(cache_dir) if cache_dir else None
+            if cache.notice:
+                outcome.notices.append(cache.notice)
+            unpacked = UnpackedCache(cache_dir) if cache_dir and not cache.notice else None
             _transact(target, plan, changes, archives, options, outcome, unpacked)
             outcome.done = changes
     finally:

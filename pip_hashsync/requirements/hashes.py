@@ -9,6 +9,7 @@ downloaded bytes pass, so choosing and verifying can never disagree (EC25).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import string
 import urllib.parse
@@ -144,15 +145,17 @@ class AllowedHashes:
         """True when no archive can ever be allowed (an intersection came out empty)."""
         return any(not clause for clause in self.clauses)
 
-    @property
+    @functools.cached_property
     def algorithms(self) -> frozenset[str]:
-        """Every algorithm a download must be hashed with to be judged."""
+        """Every algorithm a download must be hashed with to be judged (asked for each file
+        and each cached archive: computed once, as a lock line may list 100,000 digests)."""
         return frozenset(d.algorithm for clause in self.clauses for d in clause)
 
     def allows(self, digests: Mapping[str, str]) -> bool:
-        """Whether an archive with these ``{algorithm: hex}`` digests is allowed."""
+        """Whether an archive with these ``{algorithm: hex}`` digests is allowed; looked up,
+        not searched, so its cost does not grow with the number of digests allowed."""
         return bool(self.clauses) and all(
-            any(digests.get(d.algorithm, "").lower() == d.value for d in clause)
+            any(Digest(name, value.lower()) in clause for name, value in digests.items())
             for clause in self.clauses
         )
 

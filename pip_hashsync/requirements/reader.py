@@ -18,6 +18,7 @@ pip does; ``-r``/``-c`` files and existing ``-f`` folders relative to the includ
 from __future__ import annotations
 
 import codecs
+import collections
 import enum
 import functools
 import hashlib
@@ -25,6 +26,7 @@ import locale
 import os
 import re
 import shlex
+import stat
 import sys
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
@@ -44,10 +46,22 @@ from pip_hashsync.requirements.hashes import (
     parse_hash_option,
     url_fragment_digests,
 )
-from pip_hashsync.urls import path_to_url, url_to_path
+from pip_hashsync.urls import path_to_url, redact, url_to_path
 
 if TYPE_CHECKING:
     import optparse
+
+#: Larger files are refused: a lock of several thousand projects, each with the hashes of
+#: every platform's wheels, stays under 10 MB, and a larger file is almost surely the wrong one.
+MAX_FILE_SIZE = 50 * 1024 * 1024
+
+#: ``-r``/``-c`` includes nest at most this deep. pip has no limit (it stops only at a cycle);
+#: real projects nest a few levels, while a server can answer every ``-r`` URL with a new
+#: one, and the reader recurses (three frames a level, under Python's 1,000).
+MAX_INCLUDE_DEPTH = 100
+
+#: Opening a FIFO to read waits for a writer unless it is opened without blocking.
+_NON_BLOCKING = getattr(os, "O_NONBLOCK", 0)
 
 #: Schemes pip treats as URLs in a requirement line (plain schemes plus its VCS schemes).
 VCS_SCHEMES: frozenset[str] = frozenset(
@@ -173,11 +187,12 @@ class FileOptions:
     features: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The documented JSON form, URLs without their credentials."""
         return {
-            "index_url": self.index_url,
-            "extra_index_urls": list(self.extra_index_urls),
+            "index_url": redact(self.index_url) if self.index_url else None,
+            "extra_index_urls": [redact(url) for url in self.extra_index_urls],
             "no_index": self.no_index,
-            "find_links": list(self.find_links),
+            "find_links": [redact(location) for location in self.find_links],
             "trusted_hosts": list(self.trusted_hosts),
             "pre": self.pre,
             "prefer_binary": self.prefer_binary,
@@ -215,6 +230,26 @@ class RequirementSet:
 
 class UnreadableFile(Exception):
     """The file's bytes cannot be turned into text."""
+
+
+def _read_regular_file(path: str) -> bytes:
+    """The bytes of the regular file ``path``, at most :data:`MAX_FILE_SIZE` of them.
+
+    Anything else is refused with :class:`UnreadableFile`: a device such as ``/dev/zero``
+    would be read forever, and a FIFO waits for a writer. The check is made on the opened
+    file (opened without blocking), so a path swapped meanwhile is caught too.
+    """
+    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | _NON_BLOCKING)) as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device"
+            raise UnreadableFile(f"it is {kind}, not a regular file")
+        data = file.read(MAX_FILE_SIZE + 1)
+    if len(data) > MAX_FILE_SIZE:
+        raise UnreadableFile(
+            f"it is larger than {MAX_FILE_SIZE // 2**20} MB, more than any requirements file needs"
+        )
+    return data
 
 
 def decode(data: bytes, path: str, warn: Callable[[str], None]) -> str:
@@ -356,6 +391,30 @@ def _line_parser() -> optparse.OptionParser:
     class LineOptionParser(optparse.OptionParser):
         def error(self, msg: str) -> Any:
             raise LineSyntaxError(msg)
+
+        def _process_args(
+            self, largs: list[str], rargs: list[str], values: optparse.Values
+        ) -> None:
+            """optparse's loop, fed two words at a time: it takes every word off the front of
+            ``rargs``, which costs the length of the rest (a line of 100,000 ``--hash x``
+            options took minutes). No option here takes more than one value."""
+            queue = collections.deque(rargs)
+            rargs.clear()
+            while queue or rargs:
+                while queue and len(rargs) < 2:
+                    rargs.append(queue.popleft())
+                word = rargs[0]
+                if word == "--":  # the end of the options: the rest is left over
+                    del rargs[0]
+                    rargs.extend(queue)
+                    return
+                if word.startswith("--"):
+                    self._process_long_opt(rargs, values)
+                elif word.startswith("-") and len(word) > 1:
+                    self._process_short_opts(rargs, values)
+                else:
+                    largs.append(word)
+                    del rargs[0]
 
     parser = LineOptionParser(add_help_option=False)
     add = parser.add_option
@@ -703,9 +762,15 @@ class RequirementsReader:
                 )
             )
             return
+        depth = len(ancestors)  # the files that include this one
         ancestors = {**ancestors, identity: included_at.path if included_at else None}
         kind = "constraints" if constraint else "requirements"
         try:
+            if depth > MAX_INCLUDE_DEPTH:
+                raise UnreadableFile(
+                    f"-r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep; include "
+                    "the deeper files from a file higher up"
+                )
             data = self._load(path)
             text = decode(data, path, result.warnings.append)
         except (OSError, UnreadableFile) as exc:
@@ -729,8 +794,7 @@ class RequirementsReader:
             if self._read_url is None:
                 raise UnreadableFile("reading requirements files from URLs needs the network")
             return self._read_url(path)
-        with open(path, "rb") as file:
-            return file.read()
+        return _read_regular_file(path)
 
     def _read_line(
         self,

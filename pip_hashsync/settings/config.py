@@ -248,13 +248,19 @@ def _keyring_provider(text: str) -> str:
     return text
 
 
+def _absolute_path(text: str) -> str:
+    """A folder made absolute once, as pip does: later steps compare paths inside it with
+    absolute ones, and a relative one would name another folder after a change of folder."""
+    return os.path.abspath(os.path.expanduser(text))
+
+
 #: Options that hold one value, with the check (and, for paths, the expansion) pip applies.
 _SCALARS: dict[str, Callable[[str], str]] = {
     "index-url": str,
     "proxy": str,
     "cert": os.path.expanduser,
     "client-cert": os.path.expanduser,
-    "cache-dir": os.path.expanduser,
+    "cache-dir": _absolute_path,
     "timeout": _timeout,
     "retries": _retries,
     "keyring-provider": _keyring_provider,
