@@ -1,14 +1,17 @@
 """Requirements files that would make the reader recurse, read or wait forever are refused
 with a clear message naming the file (and the line that included it), exit 2: includes
 nested deeper than :data:`MAX_INCLUDE_DEPTH`, files larger than :data:`MAX_FILE_SIZE`, and
-anything but a regular file (a device such as ``/dev/zero``, a FIFO). Long ``--hash`` lists
-parse in time proportional to their length.
+devices (such as ``/dev/zero``) and FIFOs that nothing writes to; a pipe is read as pip
+reads it, up to the same limit. Long ``--hash`` lists parse in time proportional to their
+length.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,8 +77,31 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     report = lint([str(fifo)])  # with no writer, opening it to read would wait forever
     assert kinds(report) == ["file"]
     assert report.problems[0].message == (
-        f"Could not read requirements file {fifo}: it is a FIFO, not a regular file"
+        f"Could not read requirements file {fifo}: it is a FIFO that nothing writes to"
     )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="/dev/fd")
+def test_a_pipe_is_read_as_pip_reads_it(tmp_path: Path) -> None:
+    """``-r /dev/stdin`` and ``-r <(cmd)`` name a pipe with a writer: read, as pip 26.3
+    and uv read them; a writer that never stops is cut at the size limit."""
+    lock = f"alpha==1.0 --hash=sha256:{SHA_A}\n"
+    for command, expected in [
+        (["printf", lock], ["alpha==1.0"]),
+        (["cat", "/dev/zero"], None),
+    ]:
+        writer = subprocess.Popen(command, stdout=subprocess.PIPE)
+        assert writer.stdout is not None
+        try:
+            report = lint([f"/dev/fd/{writer.stdout.fileno()}"])
+        finally:
+            writer.kill()
+            writer.wait()
+            writer.stdout.close()
+        if expected is None:
+            assert "larger than 50 MB" in report.problems[0].message
+        else:
+            assert [r.text for r in report.lines.requirements] == expected
 
 
 def test_a_file_larger_than_the_limit_is_refused_without_reading_it(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ MAX_INCLUDE_DEPTH = 100
 
 #: Opening a FIFO to read waits for a writer unless it is opened without blocking.
 _NON_BLOCKING = getattr(os, "O_NONBLOCK", 0)
+_PIPE_CHUNK = 64 * 1024
 
 #: Schemes pip treats as URLs in a requirement line (plain schemes plus its VCS schemes).
 VCS_SCHEMES: frozenset[str] = frozenset(
@@ -232,24 +233,48 @@ class UnreadableFile(Exception):
     """The file's bytes cannot be turned into text."""
 
 
-def _read_regular_file(path: str) -> bytes:
-    """The bytes of the regular file ``path``, at most :data:`MAX_FILE_SIZE` of them.
+def _read_file_bytes(path: str) -> bytes:
+    """The bytes of the file or pipe ``path``, at most :data:`MAX_FILE_SIZE` of them.
 
-    Anything else is refused with :class:`UnreadableFile`: a device such as ``/dev/zero``
-    would be read forever, and a FIFO waits for a writer. The check is made on the opened
-    file (opened without blocking), so a path swapped meanwhile is caught too.
+    A device such as ``/dev/zero`` is refused (it would be read forever). A pipe is read as
+    pip reads it (``-r /dev/stdin``, ``-r <(cmd)``), up to the same bound; a FIFO that
+    nothing writes to is refused, since it would read as an empty file, which ``sync`` would
+    take as "remove everything". The file is opened without blocking (a FIFO's open waits
+    for a writer) and judged once open, so a path swapped meanwhile is caught too.
     """
-    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | _NON_BLOCKING)) as file:
-        mode = os.fstat(file.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device"
-            raise UnreadableFile(f"it is {kind}, not a regular file")
-        data = file.read(MAX_FILE_SIZE + 1)
+    fd = os.open(path, os.O_RDONLY | _NON_BLOCKING)
+    with open(fd, "rb", buffering=0, closefd=True) as file:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISFIFO(mode):
+            data = _read_pipe(fd)
+        elif stat.S_ISREG(mode):
+            data = file.read(MAX_FILE_SIZE + 1)
+        else:
+            raise UnreadableFile("it is a device, not a regular file")
     if len(data) > MAX_FILE_SIZE:
         raise UnreadableFile(
             f"it is larger than {MAX_FILE_SIZE // 2**20} MB, more than any requirements file needs"
         )
     return data
+
+
+def _read_pipe(fd: int) -> bytes:
+    """Up to one byte past :data:`MAX_FILE_SIZE` of the pipe ``fd``, opened non-blocking.
+    An end of file before any writer has written means no writer at all (a writer that has
+    not written yet makes the first read fail with ``EAGAIN`` instead)."""
+    try:
+        first = os.read(fd, _PIPE_CHUNK)
+    except BlockingIOError:
+        first = None
+    if first == b"":
+        raise UnreadableFile("it is a FIFO that nothing writes to")
+    os.set_blocking(fd, True)
+    chunks = [first or b""]
+    size = len(chunks[0])
+    while size <= MAX_FILE_SIZE and (chunk := os.read(fd, _PIPE_CHUNK)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def decode(data: bytes, path: str, warn: Callable[[str], None]) -> str:
@@ -794,7 +819,7 @@ class RequirementsReader:
             if self._read_url is None:
                 raise UnreadableFile("reading requirements files from URLs needs the network")
             return self._read_url(path)
-        return _read_regular_file(path)
+        return _read_file_bytes(path)
 
     def _read_line(
         self,
