@@ -195,6 +195,14 @@ def plan_sync(
     return plan
 
 
+def _listed(run: _Run) -> Iterable[Requirement]:
+    """The lines whose projects may be installed in hash-checking mode: the requirement
+    lines, and the applying constraint lines when the request says they complete them."""
+    if not run.request.closure_from_constraints:
+        return run.wanted
+    return [*run.wanted, *(c for c in run.lines.constraints if run.applies(c))]
+
+
 def _wanted_specifiers(
     wanted: Sequence[Requirement], constraints: Sequence[Requirement], applies: Applies
 ) -> dict[str, SpecifierSet]:
@@ -255,7 +263,7 @@ def _resolve(
         allowed=allowed,
         constraints=_constraint_specifiers(run.lines.constraints, run.applies),
         closed=mode.enabled or not run.request.additive,
-        listed=frozenset(r.key for r in run.wanted if r.key),
+        listed=frozenset(r.key for r in _listed(run) if r.key),
         no_deps=run.request.no_deps,
     )
     roots = [

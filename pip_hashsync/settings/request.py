@@ -43,6 +43,10 @@ class SyncRequest:
     no_deps: bool = False
     upgrade: bool = False
     force_reinstall: bool = False
+    #: In hash-checking mode, a dependency that a constraint line pins (with its hashes) may
+    #: be installed although no requirement line names it: a build environment's lines name
+    #: only what the backend asked for, and the build constraints hold the rest of the closure.
+    closure_from_constraints: bool = False
 
 
 def request_settings(request: SyncRequest, site_prefix: str | None) -> tuple[Settings, list[str]]:
