@@ -18,6 +18,7 @@ EXIT_CODES: dict[str, ExitCode] = {
     "not-found": ExitCode.NETWORK,
     "no-version": ExitCode.BAD_INPUT,
     "missing-dependency": ExitCode.BAD_INPUT,
+    "build-dependency": ExitCode.BAD_INPUT,
     "conflict": ExitCode.BAD_INPUT,
     "integrity": ExitCode.HASH_FAILURE,
     "network": ExitCode.NETWORK,
