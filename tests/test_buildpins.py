@@ -3,6 +3,9 @@ supply a build, what is missing, and paste-ready lines from a real local index."
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from helpers import SHA_A, SHA_B, SHA_C, write
 from indexserver import IndexServer
 from packaging.version import Version
 
+from pip_hashsync.cli import main
 from pip_hashsync.environment.target import Target, find_target
 from pip_hashsync.errors import ExitCode, render_problems
 from pip_hashsync.index.http import HttpClient, HttpSettings
@@ -25,8 +29,8 @@ from pip_hashsync.resolve.buildpins import (
     read_build_pins,
     suggest_build_pins,
 )
-from pip_hashsync.resolve.diagnostics import exit_code_for
-from pip_hashsync.resolve.provider import TargetFacts
+from pip_hashsync.resolve.diagnostics import exit_code_for, explain_no_candidates
+from pip_hashsync.resolve.provider import HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.settings.config import Settings
 
 
@@ -266,3 +270,59 @@ def test_nothing_on_the_index_is_said_in_a_comment(target: Target, index: Index)
         "# no version of hatchling on the configured indexes satisfies 'hatchling>=1' on this "
         "target"
     ]
+
+
+# Refusing to build (issue 14 item 4) ------------------------------------------------------
+
+
+def test_only_binary_with_only_an_sdist_matching_is_a_refused_build_exit_3(
+    tmp_path: Path,
+    workdir: Path,
+    dist_dir: Path,
+    index_server: IndexServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--only-binary :all:``: "only an sdist matched", naming it, exit 3; the allowed wheel
+    built for another platform is named too."""
+    sdist = build_sdist(dist_dir, "demo", "1.0")
+    other = build_wheel(dist_dir, "demo", "1.0", tag="py3-none-nonesuch_platform")
+    digests = f"--hash=sha256:{sha256_of(sdist)} --hash=sha256:{sha256_of(other)}"
+    write(workdir / "requirements.txt", f"demo==1.0 {digests}\n")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    argv = ["sync", "--dry-run", "--format", "json", "requirements.txt", "--venv", str(venv)]
+    argv += ["-i", index_server.index_url, "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--only-binary", ":all:"]) == ExitCode.HASH_FAILURE
+    (problem,) = json.loads(capsys.readouterr().out)["problems"]
+    assert problem["kind"] == "no-build"
+    text = problem["message"]
+    assert text.startswith(
+        "demo==1.0: only an sdist matched, and building it is refused (excluded by --only-binary):"
+    )
+    assert f"demo-1.0.tar.gz sha256:{sha256_of(sdist)}" in text
+    assert f"belongs to {other.name}, which cannot be used: not compatible" in text
+
+
+def test_no_build_refuses_every_sdist(
+    workdir: Path, target: Target, dist_dir: Path, index: Index
+) -> None:
+    """``--no-build`` is a format policy of the provider: an sdist is never a candidate."""
+    sdist = build_sdist(dist_dir, "demo", "1.0")
+    line = read_lines(workdir, f"demo==1.0 --hash=sha256:{sha256_of(sdist)}\n").requirements[0]
+    allowed = rules.allowed_hashes(RequirementSet(requirements=[line]), lambda _: True)
+    provider = HashAwareProvider(
+        files_of=index.files,
+        metadata_of=lambda candidate: pytest.fail("no metadata is read"),
+        target=facts(target),
+        policy=Policy(no_build=True),
+        allowed=allowed,
+        constraints={},
+        closed=True,
+        listed=frozenset({"demo"}),
+    )
+    want = Want("demo", frozenset(), line.specifier, line=line)
+    assert provider.find_matches("demo", {"demo": iter([want])}, {"demo": iter([])}) == []
+    problem = explain_no_candidates(want, provider.evidence["demo"], 1, allowed["demo"])
+    assert problem.kind == "no-build" and exit_code_for([problem]) == ExitCode.HASH_FAILURE
+    assert "building it is refused (excluded by --no-build)" in problem.message
+    assert "demo-1.0.tar.gz" in problem.message

@@ -822,6 +822,15 @@ def test_config_settings_accumulate_over_every_source(
         "b": "2",
         "c": "",
     }
+    # A requirement line's own --config-settings replace the keys they name, for its build.
+    line = RequirementsReader().read([], arguments=["demo==1.0 -C a=line -C d=1 -C d=2"])
+    pairs = line.requirements[0].config_settings
+    assert backend_config_settings(settings.config_settings, pairs) == {
+        "a": "line",
+        "b": "2",
+        "c": "",
+        "d": ["1", "2"],
+    }
 
 
 def test_a_config_setting_without_equals_is_bad_input(

@@ -442,14 +442,23 @@ class _Merged:
 
 
 def backend_config_settings(
-    pairs: Iterable[tuple[str, str]],
+    pairs: Iterable[tuple[str, str]], overrides: Iterable[tuple[str, str]] = ()
 ) -> dict[str, str | list[str]]:
     """``KEY=VALUE`` pairs as a PEP 517 ``config_settings`` mapping, as pip builds it: a key
     given once maps to its value, a key given again to the list of its values in order.
+    ``overrides`` (a requirement line's own ``--config-settings``) replace the keys they
+    name: pip passes a file line only its own, the command line's only to its arguments;
+    pip-hashsync passes the run's to every build, and a line's on top for its project.
 
-    >>> backend_config_settings([("a", "1"), ("b", "2"), ("a", "3")])
-    {'a': ['1', '3'], 'b': '2'}
+    >>> backend_config_settings([("a", "1"), ("b", "2"), ("a", "3")], [("b", "4")])
+    {'a': ['1', '3'], 'b': '4'}
     """
+    settings = _pairs_mapping(pairs)
+    settings.update(_pairs_mapping(overrides))
+    return settings
+
+
+def _pairs_mapping(pairs: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
     settings: dict[str, str | list[str]] = {}
     for key, value in pairs:
         before = settings.get(key)
