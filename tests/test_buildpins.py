@@ -24,6 +24,8 @@ from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.reader import RequirementSet, RequirementsReader
 from pip_hashsync.resolve.buildpins import (
     BuildPins,
+    BuildRequires,
+    MissingBuildPin,
     explain_missing_build_pins,
     pin_build_requires,
     read_build_pins,
@@ -32,6 +34,7 @@ from pip_hashsync.resolve.buildpins import (
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_no_candidates
 from pip_hashsync.resolve.provider import HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.settings.config import Settings
+from pip_hashsync.settings.request import BuildHashes
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,11 @@ def read_lines(workdir: Path, text: str) -> RequirementSet:
 
 
 def pins_of(
-    workdir: Path, target: Target, requirements: str, build: str | None, mode: str = "require"
+    workdir: Path,
+    target: Target,
+    requirements: str,
+    build: str | None,
+    mode: BuildHashes = "require",
 ) -> tuple[BuildPins, list[str], list[str]]:
     """Pins of a requirements file and a build constraints file; problems as text."""
     files = [str(write(workdir / "build.txt", build))] if build is not None else []
@@ -65,9 +72,27 @@ def pins_of(
         files,
         read_lines(workdir, requirements),
         applies,
-        mode,  # type: ignore[arg-type]
+        mode,
     )
     return pins, [str(p) for p in problems], warnings
+
+
+def settle(
+    pins: BuildPins,
+    requires: list[str],
+    env: dict[str, str] | None = None,
+    mode: BuildHashes = "require",
+    why: str = "build-system.requires",
+) -> BuildRequires:
+    """The requirements of a build of demo-1.0.tar.gz, settled against ``pins``."""
+    return pin_build_requires(
+        requires,
+        pins,
+        env or {},
+        sdist="demo-1.0.tar.gz",
+        why=why,
+        mode=mode,
+    )
 
 
 def test_pins_come_from_build_constraints_and_the_requirements_hashed_lines(
@@ -87,13 +112,7 @@ def test_pins_come_from_build_constraints_and_the_requirements_hashed_lines(
     )
     assert problems == []
     assert sorted(pins.pins) == ["setuptools", "wheel"]  # six has no hash: not a pin
-    needs = pin_build_requires(
-        ["setuptools[core]>=61", "wheel"],
-        pins,
-        target.marker_env(""),
-        sdist="demo-1.0.tar.gz",
-        why="build-system.requires",
-    )
+    needs = settle(pins, ["setuptools[core]>=61", "wheel"], target.marker_env(""))
     assert needs.ok and needs.warnings == ()
     assert needs.lines == (
         f"setuptools[core]==70.0.0 --hash=sha256:{SHA_A}",
@@ -109,13 +128,8 @@ def test_pins_come_from_build_constraints_and_the_requirements_hashed_lines(
 
 def test_a_marker_false_for_the_target_needs_no_pin(workdir: Path, target: Target) -> None:
     pins, _, _ = pins_of(workdir, target, f"six==1.17.0 --hash=sha256:{SHA_A}\n", None)
-    needs = pin_build_requires(
-        ['pywin32>=300; sys_platform == "nonesuch"', 'tomli; python_version < "3"'],
-        pins,
-        target.marker_env(""),
-        sdist="demo-1.0.tar.gz",
-        why="get_requires_for_build_wheel",
-    )
+    requires = ['pywin32>=300; sys_platform == "nonesuch"', 'tomli; python_version < "3"']
+    needs = settle(pins, requires, target.marker_env(""), why="get_requires_for_build_wheel")
     assert needs.ok and needs.lines == ()
 
 
@@ -136,10 +150,7 @@ def test_a_build_constraint_without_a_hash_is_a_problem_in_require_mode(
     pins, problems, warnings = pins_of(workdir, target, "", build, mode="verify")
     assert problems == [] and sorted(pins.pins) == ["flit-core", "setuptools"]
     assert "wheel>=0.40 is not pinned" in warnings[0]
-    needs = pin_build_requires(
-        ["setuptools"], pins, {}, sdist="demo-1.0.tar.gz", why="build-system.requires",
-        mode="verify",
-    )  # fmt: skip
+    needs = settle(pins, ["setuptools"], mode="verify")
     assert needs.ok and needs.lines == ("setuptools==70.0.0",)
     assert "has no --hash: installed without hash checking" in needs.warnings[0]
 
@@ -155,14 +166,8 @@ def test_verify_mode_warns_per_unverified_dependency_and_passes_it_through(
     workdir: Path, target: Target
 ) -> None:
     pins, _, _ = pins_of(workdir, target, f"wheel==0.44.0 --hash=sha256:{SHA_B}\n", None)
-    needs = pin_build_requires(
-        ["setuptools>=61; python_version >= '3'", "wheel"],
-        pins,
-        target.marker_env(""),
-        sdist="demo-1.0.tar.gz",
-        why="build-system.requires",
-        mode="verify",
-    )
+    requires = ["setuptools>=61; python_version >= '3'", "wheel"]
+    needs = settle(pins, requires, target.marker_env(""), mode="verify")
     assert needs.ok
     assert needs.lines == ("setuptools>=61", f"wheel==0.44.0 --hash=sha256:{SHA_B}")
     assert needs.warnings == (
@@ -173,18 +178,11 @@ def test_verify_mode_warns_per_unverified_dependency_and_passes_it_through(
 
 @pytest.mark.parametrize("mode", ["require", "verify"])
 def test_a_pin_outside_the_specifier_is_missing_in_both_modes(
-    workdir: Path, target: Target, index: Index, mode: str
+    workdir: Path, target: Target, index: Index, mode: BuildHashes
 ) -> None:
     """The build could not get what it asks for: say so before building, naming the pin."""
     pins, _, _ = pins_of(workdir, target, "", f"setuptools==60.0.0 --hash=sha256:{SHA_A}\n")
-    needs = pin_build_requires(
-        ["setuptools>=61"],
-        pins,
-        {},
-        sdist="demo-1.0.tar.gz",
-        why="build-system.requires",
-        mode=mode,  # type: ignore[arg-type]
-    )
+    needs = settle(pins, ["setuptools>=61"], mode=mode)
     assert needs.lines == () and not needs.ok
     (problem,) = explain_missing_build_pins(needs.missing, index.files, facts(target))
     assert (
@@ -217,7 +215,7 @@ def test_a_missing_build_dependency_lists_every_file_of_the_version_the_index_gi
     too_new = build_wheel(dist_dir, "setuptools", "72.0.0")
     index_server.requires_python[too_new.name] = ">=4"
     pins, _, _ = pins_of(workdir, target, f"wheel==0.44.0 --hash=sha256:{SHA_B}\n", None)
-    missing = []
+    missing: list[MissingBuildPin] = []
     for sdist, requires, why in [
         ("demo-1.0.tar.gz", ["setuptools>=61", "wheel"], "build-system.requires"),
         ("other-2.0.zip", ["setuptools<71"], "get_requires_for_build_wheel"),
@@ -245,7 +243,7 @@ def test_a_missing_build_dependency_lists_every_file_of_the_version_the_index_gi
 
     pasted = "\n".join(line.strip() for line in suggestion.splitlines()) + "\n"
     pins, problems_after, _ = pins_of(workdir, target, "", pasted)
-    needs = pin_build_requires(["setuptools>=61"], pins, {}, sdist="demo-1.0.tar.gz", why="x")
+    needs = settle(pins, ["setuptools>=61"])
     assert problems_after == [] and needs.ok
     assert needs.lines == ("setuptools==70.0.0" + "".join(f" --hash=sha256:{d}" for d in digests),)
 
