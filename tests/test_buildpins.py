@@ -137,8 +137,9 @@ def test_a_build_constraint_without_a_hash_is_a_problem_in_require_mode(
     workdir: Path, target: Target
 ) -> None:
     build = f"setuptools==70.0.0\nwheel>=0.40\nflit-core==3.9.0 --hash=sha256:{SHA_A}\n"
-    _, problems, _ = pins_of(workdir, target, "", build)
-    assert problems == [
+    _, problems, _ = pins_of(workdir, target, "", f"{build}hatchling>=1 --hash=sha256:{SHA_B}\n")
+    assert problems[0].startswith(f"{workdir / 'build.txt'}:4: hatchling>=1 has --hash but is not")
+    assert problems[1:] == [
         f"{workdir / 'build.txt'}:1: setuptools==70.0.0: a build constraint must pin one "
         "version with == and list a --hash for each file it may be installed from "
         "(--build-hashes require, the default)",

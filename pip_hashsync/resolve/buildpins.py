@@ -134,10 +134,12 @@ def read_build_pins(
     for line in read.constraints:
         if not line.key or not applies(line):
             continue
-        if mode == "require" and not (line.pinned_version and line.hashes):
-            problems.append(Problem(KIND, _unhashed_constraint(line), line.source, line.key))
-        elif line.pinned_version:
+        if line.pinned_version and (line.hashes or mode == "verify"):
             pins.setdefault(line.key, []).append(line)
+        elif line.hashes:
+            continue  # hashed but not pinned: rules.check has said so
+        elif mode == "require":
+            problems.append(Problem(KIND, _unhashed_constraint(line), line.source, line.key))
         else:
             warnings.append(
                 f"{line.source}: {line.text} is not pinned with ==; only pinned build "
