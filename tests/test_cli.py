@@ -100,6 +100,7 @@ def test_build_options_reach_the_request(monkeypatch: pytest.MonkeyPatch) -> Non
     """sync and install (and their --dry-run) carry the build options: pip's go through the
     settings, --build-hashes and --no-build on the request."""
     from pip_hashsync import cli
+    from pip_hashsync.settings.request import request_settings
 
     seen = []
     monkeypatch.setattr(cli, "_print_plan", lambda request, output: seen.append(request) or 0)
@@ -111,6 +112,9 @@ def test_build_options_reach_the_request(monkeypatch: pytest.MonkeyPatch) -> Non
         assert request.pip_options["build-constraint"] == ["b1.txt", "b2.txt"]
         assert request.pip_options["config-settings"] == ["k=v", "k=w"]
         assert (request.build_hashes, request.no_build) == ("verify", True)
+        settings = request_settings(request, None)[0]
+        assert settings.build_constraints == ("b1.txt", "b2.txt")
+        assert settings.config_settings == (("k", "v"), ("k", "w"))
     assert main(["sync", "r.txt", "--dry-run"]) == 0
     assert (seen[-1].build_hashes, seen[-1].no_build) == ("require", False)
     assert "build-constraint" not in seen[-1].pip_options
