@@ -80,6 +80,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="allow a sync that removes everything when no requirement applies",
     )  # fmt: skip
     _add_hash_mode_options(sync)
+    _add_build_options(sync)
     _add_pip_options(sync)
     sync.set_defaults(run=_run_sync)
 
@@ -112,6 +113,7 @@ def _build_parser() -> argparse.ArgumentParser:
     install.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
     install.add_argument("--venv", metavar="DIR", help="virtual environment to install into")
     _add_hash_mode_options(install)
+    _add_build_options(install)
     _add_pip_options(install)
     install.set_defaults(run=_run_install, keep=[], trust_installed=False, allow_empty=False)
 
@@ -207,6 +209,8 @@ _PIP_SWITCHES = (
     "--no-require-hashes",
     "--no-cache-dir",
     "--break-system-packages",
+    "--build-constraint",
+    "--config-settings",
 )
 
 
@@ -269,6 +273,38 @@ def _add_hash_mode_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    """How sdists are built, and what their build dependencies must be."""
+    group = parser.add_argument_group("building sdists")
+    group.add_argument(
+        "--build-constraint", action="append", default=[], metavar="FILE",
+        help="constraints file pinning build dependencies, with --hash in hash-checking mode "
+        "(may be repeated; adds to pip's build-constraint setting and PIP_BUILD_CONSTRAINT)",
+    )  # fmt: skip
+    group.add_argument(
+        "--build-hashes", choices=("require", "verify"), default="require",
+        help="require: every build dependency must be pinned and hashed by a build "
+        "constraint or a line of the requirements files (default); verify: check the hashes "
+        "given and build with the other dependencies unchecked, as pip and uv do",
+    )  # fmt: skip
+    group.add_argument(
+        "--no-build", action="store_true",
+        help="never build an sdist: fail when only an sdist matches (like --only-binary :all:)",
+    )  # fmt: skip
+    group.add_argument(
+        "-C", "--config-settings", action="append", default=[], metavar="KEY=VALUE",
+        type=_config_setting,
+        help="setting passed to every build backend (may be repeated; a key given again "
+        "passes a list), as in pip",
+    )  # fmt: skip
+
+
+def _config_setting(text: str) -> str:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be of the form KEY=VALUE")
+    return text
+
+
 def _run_lint(args: argparse.Namespace) -> int:
     from pip_hashsync.commands.lint import lint
 
@@ -318,6 +354,8 @@ def _sync_request(args: argparse.Namespace) -> SyncRequest:
         no_deps=additive and args.no_deps,
         upgrade=additive and args.upgrade,
         force_reinstall=additive and args.force_reinstall,
+        build_hashes=args.build_hashes,
+        no_build=args.no_build,
     )
 
 

@@ -81,7 +81,12 @@ GROUP_HEADS: dict[str, str] = {
     "not-found": "These projects were not found on any configured index:",
     "no-version": "No version of these requirements can be installed on this target:",
     "no-match": "No distribution matched the hashes of these requirements:",
+    "no-build": "Only an sdist matched these requirements, and building is refused "
+    "(--no-build, --only-binary):",
     "missing-dependency": "These dependencies are missing from the requirements file:",
+    "build-dependency": "In hash-checking mode every dependency of a build is pinned and hashed "
+    "too, by a --build-constraint file or a line of the requirements files (--build-hashes "
+    "verify builds with unchecked ones, as pip does). These are not:",
     "integrity": "These files do not match what they must match:",
     "network": "These indexes could not be read:",
     "constraint": "These constraints are not allowed:",

@@ -94,3 +94,45 @@ def test_console_script_is_installed() -> None:
         pytest.skip("pip-hashsync is not installed as a script in this environment")
     out = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_build_options_reach_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sync and install (and their --dry-run) carry the build options: pip's go through the
+    settings, --build-hashes and --no-build on the request."""
+    from pip_hashsync import cli
+    from pip_hashsync.settings.request import request_settings
+
+    seen = []
+    monkeypatch.setattr(cli, "_print_plan", lambda request, output: seen.append(request) or 0)
+    argv = ["--dry-run", "--build-constraint", "b1.txt", "--build-constraint", "b2.txt"]
+    argv += ["-C", "k=v", "--config-settings", "k=w", "--build-hashes", "verify", "--no-build"]
+    assert main(["sync", "r.txt", *argv]) == 0
+    assert main(["install", "six", *argv]) == 0
+    for request in seen:
+        assert request.pip_options["build-constraint"] == ["b1.txt", "b2.txt"]
+        assert request.pip_options["config-settings"] == ["k=v", "k=w"]
+        assert (request.build_hashes, request.no_build) == ("verify", True)
+        settings = request_settings(request, None)[0]
+        assert settings.build_constraints == ("b1.txt", "b2.txt")
+        assert settings.config_settings == (("k", "v"), ("k", "w"))
+    assert main(["sync", "r.txt", "--dry-run"]) == 0
+    assert (seen[-1].build_hashes, seen[-1].no_build) == ("require", False)
+    assert "build-constraint" not in seen[-1].pip_options
+
+
+@pytest.mark.parametrize("argv", [["-C", "novalue"], ["--build-hashes", "never"]])
+def test_bad_build_options_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sync", "r.txt", "--dry-run", *argv])
+    assert exit_info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_every_build_option_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("sync", "install"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        for option in ("--build-constraint FILE", "--build-hashes", "--no-build", "-C KEY=VALUE"):
+            assert option in text
+        assert "every build dependency must be pinned and hashed" in text

@@ -787,3 +787,57 @@ def test_same_settings_as_pip_after_requirements_file(
         "require_hashes": settings.require_hashes,
     }
     assert ours == pip_view_after_file(case.args, requirements)
+
+
+# Build settings (issue 14) --------------------------------------------------------------
+
+
+def test_build_constraints_as_pip_merges_them(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip 26.3 on the same files: PIP_BUILD_CONSTRAINT replaces the files' list (pip then
+    never opens a.txt), and --build-constraint adds to what is configured."""
+    write(places.user_file, "[global]\nbuild-constraint = a.txt\n")
+    assert load(places).build_constraints == ("a.txt",)
+    monkeypatch.setenv("PIP_BUILD_CONSTRAINT", "b.txt b2.txt")
+    assert load(places).build_constraints == ("b.txt", "b2.txt")
+    settings = load(places, {"build-constraint": ["c.txt", "d.txt"]})
+    assert settings.build_constraints == ("b.txt", "b2.txt", "c.txt", "d.txt")
+    assert settings.sources["build-constraint"] == "PIP_BUILD_CONSTRAINT, command line"
+
+
+def test_config_settings_accumulate_over_every_source(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip's callback option: each source adds one KEY=VALUE (a value is not split), and a
+    key given again becomes a list for the backend."""
+    from pip_hashsync.settings.config import backend_config_settings
+
+    write(places.user_file, "[global]\nconfig-settings = a=1 x\n[install]\nconfig-settings = b=2\n")
+    monkeypatch.setenv("PIP_CONFIG_SETTINGS", "a=3")
+    settings = load(places, {"config-settings": ["c=", "a=4"]})
+    assert settings.config_settings == (("a", "1 x"), ("b", "2"), ("a", "3"), ("c", ""), ("a", "4"))
+    assert backend_config_settings(settings.config_settings) == {
+        "a": ["1 x", "3", "4"],
+        "b": "2",
+        "c": "",
+    }
+    # A requirement line's own --config-settings replace the keys they name, for its build.
+    line = RequirementsReader().read([], arguments=["demo==1.0 -C a=line -C d=1 -C d=2"])
+    pairs = line.requirements[0].config_settings
+    assert backend_config_settings(settings.config_settings, pairs) == {
+        "a": "line",
+        "b": "2",
+        "c": "",
+        "d": ["1", "2"],
+    }
+
+
+def test_a_config_setting_without_equals_is_bad_input(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_CONFIG_SETTINGS", "novalue")
+    with pytest.raises(
+        InputError, match=r"PIP_CONFIG_SETTINGS: invalid value 'novalue'.*KEY=VALUE"
+    ):
+        load(places)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
-from packaging.specifiers import Specifier
+from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
@@ -319,16 +319,16 @@ def _pins_exclude(a: Requirement, b: Requirement) -> bool:
     """Whether no version satisfies both lines. Decided by the pins: a pinned version that
     satisfies the other line satisfies both (``==1.0`` admits ``==1.0+cpu``'s pin, EC9)."""
     pinned = [(x.pinned_version, y) for x, y in ((a, b), (b, a)) if x.pinned_version]
-    return bool(pinned) and not any(_pin_satisfies(pin, line) for pin, line in pinned)
+    return bool(pinned) and not any(pin_satisfies(pin, line.specifier) for pin, line in pinned)
 
 
-def _pin_satisfies(pin: str, line: Requirement) -> bool:
-    """Whether the pinned version ``pin`` satisfies every clause of ``line``'s specifier."""
+def pin_satisfies(pin: str, specifier: SpecifierSet) -> bool:
+    """Whether the pinned version ``pin`` satisfies every clause of ``specifier``."""
     try:
         version: Version | None = Version(pin)
     except InvalidVersion:
         version = None
-    return all(_contains(spec, pin, version) for spec in line.specifier)
+    return all(_contains(spec, pin, version) for spec in specifier)
 
 
 def _contains(spec: Specifier, pin: str, version: Version | None) -> bool:

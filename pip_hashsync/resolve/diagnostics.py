@@ -15,9 +15,11 @@ from pip_hashsync.resolve.provider import Gap, Rejected, Want
 #: Exit code for each problem kind this module produces (design policy 10).
 EXIT_CODES: dict[str, ExitCode] = {
     "no-match": ExitCode.HASH_FAILURE,
+    "no-build": ExitCode.HASH_FAILURE,
     "not-found": ExitCode.NETWORK,
     "no-version": ExitCode.BAD_INPUT,
     "missing-dependency": ExitCode.BAD_INPUT,
+    "build-dependency": ExitCode.BAD_INPUT,
     "conflict": ExitCode.BAD_INPUT,
     "integrity": ExitCode.HASH_FAILURE,
     "network": ExitCode.NETWORK,
@@ -61,8 +63,11 @@ def explain_no_candidates(
     if not rejected:
         return Problem("no-version", f"{what}: no version satisfies the requirement", source)
     hash_only = [r for r in rejected if r.kind == "hash"]
+    refused = [r for r in rejected if _refused_build(r, allowed)]
     lines: list[str] = []
-    if allowed and hash_only:
+    if refused:
+        head = f"{what}: only an sdist matched, and building it is refused ({refused[0].reason}):"
+    elif allowed and hash_only:
         count = len(allowed.digests())
         head = (
             f"{what}: no distribution matched the {count} allowed hash(es), but "
@@ -83,8 +88,15 @@ def explain_no_candidates(
         if paste:
             lines.append("    If these files are the ones you meant to allow, use:")
             lines.extend(f"        {line}" for line in paste.splitlines())
-    kind = "no-match" if allowed and hash_only else "no-version"
+    kind = "no-build" if refused else "no-match" if allowed and hash_only else "no-version"
     return Problem(kind, "\n".join(lines), source, want.key)
+
+
+def _refused_build(item: Rejected, allowed: AllowedHashes | None) -> bool:
+    """An sdist the line allows (any, outside hash-checking mode) that ``--no-build`` or
+    ``--only-binary`` forbids building (issue 14 item 4)."""
+    refused = item.kind == "format" and not item.file.is_wheel
+    return refused and (not allowed or allowed.allows(item.file.hashes))
 
 
 def _allowed_elsewhere(rejected: Sequence[Rejected], allowed: AllowedHashes) -> list[str]:

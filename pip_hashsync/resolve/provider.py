@@ -82,10 +82,14 @@ class Policy:
     no_binary: frozenset[str] = frozenset()
     prefer_binary: bool = False
     pre: frozenset[str] = frozenset()
+    #: ``--no-build``: no sdist is acceptable, whatever the project.
+    no_build: bool = False
 
     def excluded_format(self, key: str, file: FileLink) -> str | None:
         if file.is_wheel and (":all:" in self.no_binary or key in self.no_binary):
             return "--no-binary"
+        if not file.is_wheel and self.no_build:
+            return "--no-build"
         if not file.is_wheel and (":all:" in self.only_binary or key in self.only_binary):
             return "--only-binary"
         return None

@@ -80,6 +80,9 @@ class Settings:
     break_system_packages: bool = False
     constraints: tuple[str, ...] = ()
     build_constraints: tuple[str, ...] = ()
+    #: ``-C KEY=VALUE`` pairs for build backends, in the order given: pip accumulates them
+    #: over the files, the variable and the command line (see :func:`backend_config_settings`).
+    config_settings: tuple[tuple[str, str], ...] = ()
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     #: Every configuration file consulted, in load order, whether it exists or not.
     config_files: tuple[str, ...] = ()
@@ -281,6 +284,9 @@ _FLAGS = frozenset(
 _LISTS = frozenset(
     {"extra-index-url", "find-links", "trusted-host", "constraint", "build-constraint"}
 )
+#: ``KEY=VALUE`` options: every source adds to the pairs (pip's callback option, one pair a
+#: value: files and variables are not split).
+_PAIRS = frozenset({"config-settings"})
 #: Paired name-set options (``:all:``/``:none:``/names) and the option each one excludes.
 _NAME_SETS = {
     "only-binary": "no-binary",
@@ -308,6 +314,7 @@ class _Merged:
         self.flags: dict[str, bool] = {}
         self.lists: dict[str, list[str]] = {}
         self.names: dict[str, set[str]] = {name: set() for name in _NAME_SETS}
+        self.pairs: dict[str, list[tuple[str, str]]] = {}
         self.sources: dict[str, str] = {}
         self.errors: list[str] = []
         self.warnings: list[str] = []
@@ -327,6 +334,8 @@ class _Merged:
             elif option in _LISTS:
                 self.lists[option] = value.split()
                 self.sources[option] = source
+            elif option in _PAIRS:
+                self._add_pair(option, value, source)
             elif option in _NAME_SETS:
                 self._add_names(option, value, source)
             elif option in _SCALARS:
@@ -349,6 +358,9 @@ class _Merged:
             elif option in _LISTS and _strings(value):
                 self.lists.setdefault(option, []).extend(_strings(value))
                 self.sources[option] = _joined(self.sources.get(option), COMMAND_LINE)
+            elif option in _PAIRS:
+                for text in _strings(value):
+                    self._add_pair(option, text, COMMAND_LINE)
             elif option in _NAME_SETS:
                 for text in _strings(value):
                     self._add_names(option, text, COMMAND_LINE)
@@ -372,6 +384,13 @@ class _Merged:
         self.scalars.pop("cache-dir", None)
         self.sources.pop("cache-dir", None)
         self._set_flag("no-cache-dir", True, source)
+
+    def _add_pair(self, option: str, value: str, source: str) -> None:
+        key, equals, text = value.partition("=")
+        if not equals:
+            raise _InvalidValue("expected KEY=VALUE")
+        self.pairs.setdefault(option, []).append((key, text))
+        self.sources[option] = _joined(self.sources.get(option), source)
 
     def _add_names(self, option: str, value: str, source: str) -> None:
         apply_name_set(value, self.names[option], self.names[_NAME_SETS[option]])
@@ -417,8 +436,39 @@ class _Merged:
             break_system_packages=flags.get("break-system-packages", False),
             constraints=tuple(lists.get("constraint", ())),
             build_constraints=tuple(lists.get("build-constraint", ())),
+            config_settings=tuple(self.pairs.get("config-settings", ())),
             sources=MappingProxyType(dict(self.sources)),
         )
+
+
+def backend_config_settings(
+    pairs: Iterable[tuple[str, str]], overrides: Iterable[tuple[str, str]] = ()
+) -> dict[str, str | list[str]]:
+    """``KEY=VALUE`` pairs as a PEP 517 ``config_settings`` mapping, as pip builds it: a key
+    given once maps to its value, a key given again to the list of its values in order.
+    ``overrides`` (a requirement line's own ``--config-settings``) replace the keys they
+    name: pip passes a file line only its own, the command line's only to its arguments;
+    pip-hashsync passes the run's to every build, and a line's on top for its project.
+
+    >>> backend_config_settings([("a", "1"), ("b", "2"), ("a", "3")], [("b", "4")])
+    {'a': ['1', '3'], 'b': '4'}
+    """
+    settings = _pairs_mapping(pairs)
+    settings.update(_pairs_mapping(overrides))
+    return settings
+
+
+def _pairs_mapping(pairs: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
+    settings: dict[str, str | list[str]] = {}
+    for key, value in pairs:
+        before = settings.get(key)
+        if before is None:
+            settings[key] = value
+        elif isinstance(before, list):
+            before.append(value)
+        else:
+            settings[key] = [before, value]
+    return settings
 
 
 def _strings(value: str | Iterable[str]) -> list[str]:

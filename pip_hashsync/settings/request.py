@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from pip_hashsync.environment.target import Target
@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
     #: A run's target, pip's settings for it, and the warnings reading them gave.
     Located = tuple[Target, Settings, list[str]]
+
+
+#: How build dependencies are checked (``--build-hashes``): "require" a hashed pin for each
+#: (design policy 11), or "verify" the ones given and build with the others unchecked, as
+#: pip and uv do.
+BuildHashes = Literal["require", "verify"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,10 @@ class SyncRequest:
     #: be installed although no requirement line names it: a build environment's lines name
     #: only what the backend asked for, and the build constraints hold the rest of the closure.
     closure_from_constraints: bool = False
+    build_hashes: BuildHashes = "require"
+    #: ``--no-build``: never build an sdist (uv's option; pip's ``--only-binary :all:`` is
+    #: in the settings).
+    no_build: bool = False
 
 
 def request_settings(request: SyncRequest, site_prefix: str | None) -> tuple[Settings, list[str]]:
