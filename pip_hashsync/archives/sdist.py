@@ -55,6 +55,10 @@ MAX_MEMBERS = 100_000
 MAX_PYPROJECT_BYTES = 1024 * 1024
 
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
+#: What tarfile's ``data`` filter raises for a member it refuses (where it has one).
+_REFUSED_BY_FILTER: tuple[type[Exception], ...] = (
+    (tarfile.FilterError,) if hasattr(tarfile, "FilterError") else ()
+)
 _DEVICE_OR_PIPE = (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK)
 
 
@@ -198,7 +202,7 @@ class _Member:
         if self.tar is not None and self.tar_info is not None:
             if hasattr(tarfile, "data_filter"):
                 self.tar.extract(self.tar_info, into, filter="data")
-            else:  # pragma: no cover - Python before 3.10.12 / 3.11.4
+            else:  # Python before 3.10.12 and 3.11.4: the checks of _Judge and _check_links
                 self.tar.extract(_owned(self.tar_info), into)
             return
         assert self.zip is not None and self.zip_info is not None
@@ -232,7 +236,8 @@ def _opened(archive: Path) -> Iterator[list[_Member]]:
     except BadMember as exc:
         raise UnsafeSdist(f"{name} is not a safe sdist: {exc}") from None
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as exc:
-        raise UnsafeSdist(f"{name} is not a readable sdist: {exc}") from None
+        verdict = "safe" if isinstance(exc, _REFUSED_BY_FILTER) else "readable"
+        raise UnsafeSdist(f"{name} is not a {verdict} sdist: {exc}") from None
     except OSError as exc:  # gzip's "not a gzipped file", and a full disk while unpacking
         raise UnsafeSdist(f"{name} could not be unpacked: {exc}") from None
 
