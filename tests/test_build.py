@@ -26,6 +26,7 @@ from pip_hashsync.archives.sdist import (
     LEGACY_BACKEND,
     BadBuildSystem,
     BuildSystem,
+    UnpackFailed,
     UnsafeSdist,
     build_system_of_sdist,
     read_build_system,
@@ -356,6 +357,15 @@ def tar_member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> 
     return info
 
 
+def written_outside(area: Path, into: Path) -> list[Path]:
+    """What exists under ``area`` but neither inside ``into`` nor on the way to it."""
+    return [
+        path
+        for path in area.rglob("*")
+        if path != into and not path.is_relative_to(into) and not into.is_relative_to(path)
+    ]
+
+
 HOSTILE_TARS = {
     "dot-dot": [tar_member("evil-1.0/../../outside")],
     "absolute": [tar_member("/tmp/pip-hashsync-test-absolute")],
@@ -385,8 +395,7 @@ def test_hostile_tar_sdists_are_refused_before_anything_lands_outside(
     with pytest.raises(UnsafeSdist, match=r"evil-1\.0\.tar\.gz is not a safe sdist") as caught:
         unpack_sdist(sdist, into)
     assert caught.value.exit_code == 3
-    assert os.listdir(area) == ["into"]
-    assert os.listdir(tmp_path / "area") == ["deep"]
+    assert written_outside(tmp_path / "area", into) == []
     assert not Path("/tmp/pip-hashsync-test-absolute").exists()
 
 
@@ -412,7 +421,7 @@ def test_hostile_zip_sdists_are_refused(tmp_path: Path, name: str, mode: int) ->
     area = tmp_path / "area"
     with pytest.raises(UnsafeSdist, match="not a safe sdist"):
         unpack_sdist(sdist, area / "into")
-    assert os.listdir(area) == ["into"]
+    assert written_outside(area, area / "into") == []
     assert not (tmp_path / "outside").exists()
 
 
@@ -467,8 +476,7 @@ def test_hostile_tar_sdists_are_refused_without_tarfiles_data_filter(
     area = tmp_path / "area" / "deep"
     with pytest.raises(UnsafeSdist, match=r"evil-1\.0\.tar\.gz is not a safe sdist"):
         unpack_sdist(sdist, area / "into")
-    assert os.listdir(area) == ["into"]
-    assert os.listdir(tmp_path / "area") == ["deep"]
+    assert written_outside(tmp_path / "area", area / "into") == []
 
 
 def test_the_callers_pythonpath_does_not_reach_the_backend(
@@ -481,3 +489,11 @@ def test_the_callers_pythonpath_does_not_reach_the_backend(
     sdist = build_sdist_project(tmp_path / "dists", "pp", "1.0", imports=["from_pythonpath"])
     with pytest.raises(BuildError, match="No module named 'from_pythonpath'"):
         build([job(sdist)], target, tmp_path)
+
+
+def test_a_folder_that_cannot_be_written_is_an_environment_failure(tmp_path: Path) -> None:
+    sdist = build_sdist_project(tmp_path / "dists", "fine", "1.0")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UnpackFailed, match=r"Cannot unpack fine-1\.0\.tar\.gz") as caught:
+        unpack_sdist(sdist, tmp_path / "a-file" / "into")
+    assert caught.value.exit_code == 5

@@ -178,6 +178,8 @@ def build_wheels(
     its end; then the failures are raised together as one :class:`BuildError`, or the first
     other error (a hash mismatch, a hostile sdist, a ``fill`` that refused) is raised.
     """
+    if not jobs:
+        return {}
     log_dir.mkdir(parents=True, exist_ok=True)
     wheel_dir.mkdir(parents=True, exist_ok=True)
     key = settings_key(target, config_settings, build_pins)

@@ -74,6 +74,13 @@ class BadBuildSystem(HashsyncError):
     exit_code = ExitCode.ENVIRONMENT
 
 
+class UnpackFailed(HashsyncError):
+    """The sdist could not be read or written out for a reason of the machine's (a full
+    disk, a folder not writable): exit 5, an environment failure."""
+
+    exit_code = ExitCode.ENVIRONMENT
+
+
 @dataclass(frozen=True)
 class BuildSystem:
     """How to build a project (PEP 517/518), as its ``pyproject.toml`` says or pip assumes."""
@@ -165,8 +172,8 @@ def unpack_sdist(archive: Path, into: Path) -> Path:
     Every member is judged before it is written, so a hostile archive leaves nothing outside
     ``into`` (what it left inside is the caller's to remove: a temporary folder).
     """
-    into.mkdir(parents=True, exist_ok=True)
     with _opened(archive) as members:
+        into.mkdir(parents=True, exist_ok=True)
         top = _single_top([member.name for member in members])
         for member in members:
             member.extract(into)
@@ -227,7 +234,12 @@ def _opened(archive: Path) -> Iterator[list[_Member]]:
             with zipfile.ZipFile(archive) as opened:
                 yield _zip_members(opened)
         elif name.lower().endswith(_TAR_SUFFIXES):
-            with _decompressed(archive) as stream, tarfile.open(fileobj=stream) as opened:
+            # "r:": the stream is decompressed (and capped) already; tarfile must not
+            # inflate a second layer on its own, uncapped.
+            with (
+                _decompressed(archive) as stream,
+                tarfile.open(fileobj=stream, mode="r:") as opened,
+            ):
                 yield _tar_members(opened)
         else:
             raise UnsafeSdist(f"{name} is not an sdist format pip accepts")
@@ -235,11 +247,18 @@ def _opened(archive: Path) -> Iterator[list[_Member]]:
         raise UnsafeSdist(f"{name} is not a safe sdist: {exc}") from None
     except BadMember as exc:
         raise UnsafeSdist(f"{name} is not a safe sdist: {exc}") from None
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as exc:
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        gzip.BadGzipFile,
+        EOFError,
+        zlib.error,
+        lzma.LZMAError,
+    ) as exc:
         verdict = "safe" if isinstance(exc, _REFUSED_BY_FILTER) else "readable"
         raise UnsafeSdist(f"{name} is not a {verdict} sdist: {exc}") from None
-    except OSError as exc:  # gzip's "not a gzipped file", and a full disk while unpacking
-        raise UnsafeSdist(f"{name} could not be unpacked: {exc}") from None
+    except OSError as exc:  # the archive unreadable, a full disk: not the archive's fault
+        raise UnpackFailed(f"Cannot unpack {name}: {exc}") from None
 
 
 @contextmanager
