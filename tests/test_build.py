@@ -302,6 +302,7 @@ def test_build_system_is_read_from_the_archive_itself(tmp_path: Path) -> None:
 def test_without_build_system_pips_legacy_defaults_apply(
     tmp_path: Path, pyproject: str | None
 ) -> None:
+    (tmp_path / "setup.py").write_text("")
     if pyproject is not None:
         (tmp_path / "pyproject.toml").write_text(pyproject)
     assert read_build_system(tmp_path) == BuildSystem(
@@ -497,3 +498,11 @@ def test_a_folder_that_cannot_be_written_is_an_environment_failure(tmp_path: Pat
     with pytest.raises(UnpackFailed, match=r"Cannot unpack fine-1\.0\.tar\.gz") as caught:
         unpack_sdist(sdist, tmp_path / "a-file" / "into")
     assert caught.value.exit_code == 5
+
+
+def test_a_folder_without_setup_py_or_pyproject_toml_is_no_project(tmp_path: Path) -> None:
+    with pytest.raises(BadBuildSystem, match="does not appear to be a Python project"):
+        read_build_system(tmp_path)
+    sdist = hostile_tar(tmp_path / "empty-1.0.tar.gz")
+    with pytest.raises(BadBuildSystem, match=r"empty-1\.0\.tar\.gz does not appear"):
+        build_system_of_sdist(sdist)

@@ -37,6 +37,7 @@ from pip_hashsync.requirements.hashes import file_digests
 from pip_hashsync.urls import redact
 
 _ORIGIN = "origin.json"
+_BUILT = "built.json"
 _HEX = frozenset(string.hexdigits.lower())
 
 T = TypeVar("T")
@@ -304,9 +305,6 @@ class BuiltWheelCache:
             if len(part) != 64 or not set(part) <= _HEX:
                 raise ValueError(f"not a sha256 hex digest: {part!r}")
         return self._builds / sdist_sha256[:2] / sdist_sha256 / settings_key
-
-
-_BUILT = "built.json"
 
 
 def _made(folder: Path) -> Path:

@@ -107,7 +107,8 @@ def read_build_system(project_dir: Path) -> BuildSystem:
         text = path.read_bytes() if path.is_file() else None
     except OSError as exc:
         raise BadBuildSystem(f"Cannot read {path}: {exc.strerror or exc}") from None
-    return parse_build_system(text, str(path))
+    has_setup_py = (project_dir / "setup.py").is_file()
+    return parse_build_system(text, str(path), str(project_dir), has_setup_py)
 
 
 def build_system_of_sdist(archive: Path) -> BuildSystem:
@@ -115,16 +116,26 @@ def build_system_of_sdist(archive: Path) -> BuildSystem:
     reads, nothing written); every member is judged as :func:`unpack_sdist` judges it."""
     with _opened(archive) as members:
         top = _single_top([member.name for member in members])
+        files = {member.name: member for member in members if member.is_file}
         wanted = f"{top}/pyproject.toml" if top else "pyproject.toml"
-        found = next((m for m in members if m.name == wanted and m.is_file), None)
+        found = files.get(wanted)
         text = None if found is None else found.read(MAX_PYPROJECT_BYTES)
-    return parse_build_system(text, f"{archive.name}:{wanted}")
+        has_setup_py = (f"{top}/setup.py" if top else "setup.py") in files
+    return parse_build_system(text, f"{archive.name}:{wanted}", archive.name, has_setup_py)
 
 
-def parse_build_system(text: bytes | None, where: str) -> BuildSystem:
+def parse_build_system(
+    text: bytes | None, where: str, project: str, has_setup_py: bool
+) -> BuildSystem:
     """The build system ``pyproject.toml`` holding ``text`` (None: no such file) declares,
-    with pip's defaults and checks; ``where`` names the file in messages."""
+    with pip's defaults and checks; ``where`` names the file, ``project`` the project
+    (folder or sdist), in messages."""
     if text is None:
+        if not has_setup_py:
+            raise BadBuildSystem(
+                f"{project} does not appear to be a Python project: "
+                "neither setup.py nor pyproject.toml is there"
+            )
         return BuildSystem(LEGACY_REQUIRES, LEGACY_BACKEND, (), legacy=True)
     try:
         data = tomllib.loads(text.decode("utf-8"))
