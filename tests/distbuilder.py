@@ -227,7 +227,8 @@ def build_sdist_project(
     answers ``dynamic_requires``; ``build_wheel`` imports the modules ``imports`` first (to
     prove the build environment holds them), appends the project folder's name to the file
     the variable ``DISTBUILDER_BUILD_LOG`` names (to count builds), and with ``fail`` prints
-    40 numbered lines and raises instead of building.
+    40 numbered lines and raises instead of building. ``build_editable`` (PEP 660) makes a
+    wheel whose ``.pth`` file puts the project folder on ``sys.path``.
     """
     dist = _dist_name(name)
     module = name.replace("-", "_").replace(".", "_")
@@ -238,8 +239,10 @@ def build_sdist_project(
         'build-backend = "project_backend"\n'
         'backend-path = ["_backend"]\n'
     )
-    project_backend = _PROJECT_BACKEND.format(
-        requires=list(dynamic_requires), imports=list(imports), fail=fail
+    project_backend = (
+        _PROJECT_BACKEND.replace("@REQUIRES@", repr(list(dynamic_requires)))
+        .replace("@IMPORTS@", repr(list(imports)))
+        .replace("@FAIL@", repr(fail))
     )
     members = {
         "PKG-INFO": _metadata(name, version, requires, None, {}),
@@ -272,9 +275,9 @@ import os
 
 from sdist_backend import build_wheel as _build_wheel
 
-REQUIRES = {requires!r}
-IMPORTS = {imports!r}
-FAIL = {fail!r}
+REQUIRES = @REQUIRES@
+IMPORTS = @IMPORTS@
+FAIL = @FAIL@
 
 
 def get_requires_for_build_wheel(config_settings=None):
@@ -293,4 +296,38 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             print("build output line", number)
         raise RuntimeError("this backend was told to fail")
     return _build_wheel(wheel_directory, config_settings, metadata_directory)
+
+
+def get_requires_for_build_editable(config_settings=None):
+    return REQUIRES
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    """A PEP 660 wheel: METADATA, and a .pth file putting this folder on sys.path."""
+    import base64
+    import hashlib
+    import re
+    import zipfile
+    from email.parser import HeaderParser
+
+    with open("PKG-INFO", encoding="utf-8") as f:
+        metadata = f.read()
+    headers = HeaderParser().parsestr(metadata)
+    dist = re.sub(r"[-_.]+", "_", headers["Name"]).lower()
+    dist_info = f"{dist}-{headers['Version']}.dist-info"
+    entries = {
+        f"__editable__.{dist}.pth": (os.getcwd() + "\\n").encode(),
+        f"{dist_info}/METADATA": metadata.encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }
+    record = ""
+    for path, data in entries.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+        record += f"{path},sha256={digest.decode()},{len(data)}\\n"
+    entries[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\\n").encode()
+    filename = f"{dist}-{headers['Version']}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as archive:
+        for path, data in entries.items():
+            archive.writestr(path, data)
+    return filename
 '''

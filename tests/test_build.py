@@ -271,14 +271,21 @@ def test_a_local_project_folder_is_built_in_place(target: Target, tmp_path: Path
     assert built["local-proj"].name == "local_proj-3.0-py3-none-any.whl"
 
 
-def test_an_editable_build_needs_the_backends_build_editable_hook(
-    target: Target, tmp_path: Path
-) -> None:
-    sdist = build_sdist_project(tmp_path / "dists", "no-editable", "1.0")
+def test_an_editable_build_runs_the_pep_660_hooks(target: Target, tmp_path: Path) -> None:
+    deps = [build_wheel(tmp_path / "deps", "dyn-dep", "2.0")]
+    sdist = build_sdist_project(tmp_path / "dists", "edit-me", "1.0", dynamic_requires=["dyn-dep"])
     project = unpack_sdist(sdist, tmp_path / "checkout")
-    editable = BuildJob(None, None, "no-editable", editable=True, source_dir=project)
-    with pytest.raises(BuildError, match=r"failed \(build_editable\)"):
-        build([editable], target, tmp_path)
+    fill = Fill(deps)
+    editable = BuildJob(None, None, "edit-me", editable=True, source_dir=project)
+    wheel = build([editable], target, tmp_path, fill=fill)["edit-me"]
+    assert fill.calls == [(("dyn-dep",), "get_requires_for_build_editable of edit-me")]
+    install_wheel(
+        target,
+        WheelToInstall(wheel, True, Provenance(wheel.name, sha256_of(wheel), None)),
+        before_write=lambda path: None,
+    )
+    (project / "edit_me" / "__init__.py").write_text("__version__ = 'edited'\n")
+    assert imported_version(target, "edit_me") == "edited"
 
 
 # --- the build system, read without running anything -----------------------------------
@@ -506,3 +513,35 @@ def test_a_folder_without_setup_py_or_pyproject_toml_is_no_project(tmp_path: Pat
     sdist = hostile_tar(tmp_path / "empty-1.0.tar.gz")
     with pytest.raises(BadBuildSystem, match=r"empty-1\.0\.tar\.gz does not appear"):
         build_system_of_sdist(sdist)
+
+
+# --- the built-wheel cache --------------------------------------------------------------
+
+SDIST_SHA256, SETTINGS = "a" * 64, "b" * 64
+
+
+def test_the_first_build_stored_stays_when_another_finishes_later(tmp_path: Path) -> None:
+    """Two processes built the same sdist: the entry is whole, and the second wheel is
+    used where it lies."""
+    cache = BuiltWheelCache(tmp_path / "cache")
+    first = cache.put(SDIST_SHA256, SETTINGS, build_wheel(tmp_path / "1", "same", "1.0"))
+    late = build_wheel(tmp_path / "2", "same", "1.0", files={"same/__init__.py": "late = 1\n"})
+    second = cache.put(SDIST_SHA256, SETTINGS, late)
+    assert second.path == late and second.sha256 == sha256_of(late)
+    assert cache.get(SDIST_SHA256, SETTINGS) == first
+
+
+def test_a_cache_that_cannot_be_written_leaves_the_wheel_where_it_is(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    cache = BuiltWheelCache(tmp_path / "not-a-folder")
+    wheel = build_wheel(tmp_path / "w", "kept", "1.0")
+    stored = cache.put(SDIST_SHA256, SETTINGS, wheel)
+    assert stored.path == wheel and wheel.is_file()
+    assert cache.get(SDIST_SHA256, SETTINGS) is None
+
+
+def test_without_a_cache_nothing_is_kept(tmp_path: Path) -> None:
+    cache = BuiltWheelCache(None)
+    wheel = build_wheel(tmp_path / "w", "kept", "1.0")
+    assert cache.put(SDIST_SHA256, SETTINGS, wheel).path == wheel
+    assert cache.get(SDIST_SHA256, SETTINGS) is None
