@@ -303,31 +303,24 @@ def get_requires_for_build_editable(config_settings=None):
 
 
 def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
-    """A PEP 660 wheel: METADATA, and a .pth file putting this folder on sys.path."""
-    import base64
-    import hashlib
+    """A PEP 660 wheel: only a .pth file putting this folder on sys.path (installed into
+    purelib through the wheel's .data folder, which sdist_backend packs as its module)."""
     import re
-    import zipfile
+    import shutil
     from email.parser import HeaderParser
 
+    import sdist_backend
+
     with open("PKG-INFO", encoding="utf-8") as f:
-        metadata = f.read()
-    headers = HeaderParser().parsestr(metadata)
+        headers = HeaderParser().parsestr(f.read())
     dist = re.sub(r"[-_.]+", "_", headers["Name"]).lower()
-    dist_info = f"{dist}-{headers['Version']}.dist-info"
-    entries = {
-        f"__editable__.{dist}.pth": (os.getcwd() + "\\n").encode(),
-        f"{dist_info}/METADATA": metadata.encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    }
-    record = ""
-    for path, data in entries.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-        record += f"{path},sha256={digest.decode()},{len(data)}\\n"
-    entries[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\\n").encode()
-    filename = f"{dist}-{headers['Version']}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as archive:
-        for path, data in entries.items():
-            archive.writestr(path, data)
-    return filename
+    data = f"{dist}-{headers['Version']}.data"
+    os.makedirs(f"{data}/purelib")
+    with open(f"{data}/purelib/__editable__.{dist}.pth", "w", encoding="utf-8") as f:
+        f.write(os.getcwd() + "\\n")
+    sdist_backend.MODULE = data
+    try:
+        return _build_wheel(wheel_directory, config_settings, metadata_directory)
+    finally:
+        shutil.rmtree(data)
 '''
