@@ -325,6 +325,8 @@ def test_without_build_system_pips_legacy_defaults_apply(
         ("[build-system]\nrequires = 'setuptools'\n", "requires is not a list of strings"),
         ("[build-system]\nrequires = ['not a requirement!']\n", "not a valid requirement"),
         ("[build-system]\nrequires = []\nbackend-path = ['../up']\n", "leads out of the project"),
+        ("[build-system]\nrequires = []\nbackend-path = ['/abs']\n", "leads out of the project"),
+        ("[build-system]\nrequires = []\nbackend-path = ['C:x']\n", "leads out of the project"),
     ],
 )
 def test_a_bad_build_system_is_a_build_failure(
@@ -545,3 +547,13 @@ def test_without_a_cache_nothing_is_kept(tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path / "w", "kept", "1.0")
     assert cache.put(SDIST_SHA256, SETTINGS, wheel).path == wheel
     assert cache.get(SDIST_SHA256, SETTINGS) is None
+
+
+def test_a_backend_that_cannot_be_imported_is_named(target: Target, tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "pyproject.toml").write_text(
+        "[build-system]\nrequires = []\nbuild-backend = 'no_such_backend'\n"
+    )
+    local = BuildJob(None, None, "proj", source_dir=tmp_path / "proj")
+    with pytest.raises(BuildError, match="The build backend no_such_backend cannot be imported"):
+        build([local], target, tmp_path)

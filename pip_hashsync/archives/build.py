@@ -269,8 +269,8 @@ class _Builder:
             raise BuildError.of(name, step, log, detail) from exc
         except UnsupportedOperation as exc:
             raise BuildError.of(name, step, log, str(exc)) from exc
-        except ValueError as exc:  # a backend-path leading out, seen by pyproject_hooks
-            raise BuildError.of(name, "reading pyproject.toml", log, str(exc)) from exc
+        except OSError as exc:  # the hook's process could not start, a full disk
+            raise BuildError.of(name, step, log, str(exc)) from exc
         wheel = out / str(built)
         if not _WHEEL_NAME.fullmatch(str(built)) or not wheel.is_file():
             detail = f"The backend answered {built!r}, which names no wheel it wrote."

@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import IO, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -163,7 +163,7 @@ def parse_build_system(
         raise BadBuildSystem(f"{where}: build-system.build-backend is not a string")
     backend_path = _strings(table.get("backend-path", []), where, "backend-path")
     for folder in backend_path:
-        if posixpath.isabs(folder) or os.path.isabs(folder) or _leads_out(folder):
+        if PureWindowsPath(folder).anchor or posixpath.isabs(folder) or _leads_out(folder):
             raise BadBuildSystem(
                 f"{where}: build-system.backend-path {folder!r} leads out of the project"
             )
@@ -376,7 +376,7 @@ class _Judge:
         while name.startswith("./"):
             name = name[2:]
         name = name.rstrip("/")
-        if not name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        if not name or name.startswith("/") or PureWindowsPath(name).drive:
             raise UnsafeSdist(f"member {raw!r} has an absolute path")
         if any(part in ("..", "") for part in name.split("/")) or "\0" in name:
             raise UnsafeSdist(f"member {raw!r} leads out of the archive's folder")
