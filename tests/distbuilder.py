@@ -11,6 +11,7 @@ import base64
 import gzip
 import hashlib
 import io
+import json
 import tarfile
 import textwrap
 import zipfile
@@ -204,3 +205,122 @@ _BACKEND = textwrap.dedent('''\
                 archive.writestr(info, data)
         return filename
 ''')
+
+
+def build_sdist_project(
+    out_dir: Path,
+    name: str,
+    version: str,
+    *,
+    archive_format: str = "tar.gz",
+    requires: Sequence[str] = (),
+    build_requires: Sequence[str] = (),
+    dynamic_requires: Sequence[str] = (),
+    imports: Sequence[str] = (),
+    fail: bool = False,
+) -> Path:
+    """Write an sdist ``{dist}-{version}.{archive_format}`` (``tar.gz``, ``tar.bz2``,
+    ``tar.xz``, ``tar`` or ``zip``) whose in-tree backend (``backend-path = ["_backend"]``)
+    builds a real wheel with the standard library only, and return its path.
+
+    ``build_requires`` goes into ``build-system.requires``; ``get_requires_for_build_wheel``
+    answers ``dynamic_requires``; ``build_wheel`` imports the modules ``imports`` first (to
+    prove the build environment holds them), appends the project folder's name to the file
+    the variable ``DISTBUILDER_BUILD_LOG`` names (to count builds), and with ``fail`` prints
+    40 numbered lines and raises instead of building. ``build_editable`` (PEP 660) makes a
+    wheel whose ``.pth`` file puts the project folder on ``sys.path``.
+    """
+    dist = _dist_name(name)
+    module = name.replace("-", "_").replace(".", "_")
+    base = f"{dist}-{version}"
+    pyproject = (
+        "[build-system]\n"
+        f"requires = {json.dumps(list(build_requires))}\n"
+        'build-backend = "project_backend"\n'
+        'backend-path = ["_backend"]\n'
+    )
+    project_backend = (
+        _PROJECT_BACKEND.replace("@REQUIRES@", repr(list(dynamic_requires)))
+        .replace("@IMPORTS@", repr(list(imports)))
+        .replace("@FAIL@", repr(fail))
+    )
+    members = {
+        "PKG-INFO": _metadata(name, version, requires, None, {}),
+        "pyproject.toml": pyproject,
+        "_backend/sdist_backend.py": _BACKEND.replace("@MODULE@", module),
+        "_backend/project_backend.py": project_backend,
+        f"{module}/__init__.py": _init(version),
+    }
+    entries = {f"{base}/{member}": text.encode() for member, text in sorted(members.items())}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{base}.{archive_format}"
+    if archive_format == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for entry, data in entries.items():
+                _write_zip_entry(archive, entry, data)
+        return path
+    compression = {"tar.gz": "gz", "tar.bz2": "bz2", "tar.xz": "xz", "tar": ""}[archive_format]
+    with tarfile.open(path, f"w:{compression}", format=tarfile.PAX_FORMAT) as tar:
+        for entry, data in entries.items():
+            info = tarfile.TarInfo(entry)
+            info.size, info.mtime, info.mode = len(data), MTIME, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+_PROJECT_BACKEND = '''\
+"""distbuilder's test backend: sdist_backend's wheel, with knobs for the tests."""
+
+import os
+
+from sdist_backend import build_wheel as _build_wheel
+
+REQUIRES = @REQUIRES@
+IMPORTS = @IMPORTS@
+FAIL = @FAIL@
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return REQUIRES
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    for module in IMPORTS:
+        __import__(module)
+    log = os.environ.get("DISTBUILDER_BUILD_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(os.path.basename(os.getcwd()) + "\\n")
+    if FAIL:
+        for number in range(1, 41):
+            print("build output line", number)
+        raise RuntimeError("this backend was told to fail")
+    return _build_wheel(wheel_directory, config_settings, metadata_directory)
+
+
+def get_requires_for_build_editable(config_settings=None):
+    return REQUIRES
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    """A PEP 660 wheel: only a .pth file putting this folder on sys.path (installed into
+    purelib through the wheel's .data folder, which sdist_backend packs as its module)."""
+    import re
+    import shutil
+    from email.parser import HeaderParser
+
+    import sdist_backend
+
+    with open("PKG-INFO", encoding="utf-8") as f:
+        headers = HeaderParser().parsestr(f.read())
+    dist = re.sub(r"[-_.]+", "_", headers["Name"]).lower()
+    data = f"{dist}-{headers['Version']}.data"
+    os.makedirs(f"{data}/purelib")
+    with open(f"{data}/purelib/__editable__.{dist}.pth", "w", encoding="utf-8") as f:
+        f.write(os.getcwd() + "\\n")
+    sdist_backend.MODULE = data
+    try:
+        return _build_wheel(wheel_directory, config_settings, metadata_directory)
+    finally:
+        shutil.rmtree(data)
+'''

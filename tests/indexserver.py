@@ -298,18 +298,28 @@ def _project_of(filename: str) -> str | None:
     """The normalized project an archive belongs to, or None for other files."""
     if filename.endswith(".whl"):
         return str(parse_wheel_filename(filename)[0])
-    if filename.endswith((".tar.gz", ".zip")):
+    if filename.endswith(_SDIST_SUFFIXES):
         try:
-            return str(parse_sdist_filename(filename)[0])
+            return str(parse_sdist_filename(_as_tar_gz(filename))[0])
         except InvalidSdistFilename:
             return None
     return None
 
 
+#: Every sdist format pip accepts.
+_SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
+
+
+def _as_tar_gz(filename: str) -> str:
+    """The same name with a suffix ``packaging`` parses (it knows .tar.gz and .zip only)."""
+    suffix = next(s for s in _SDIST_SUFFIXES if filename.endswith(s))
+    return filename if suffix == ".zip" else filename[: -len(suffix)] + ".tar.gz"
+
+
 def _version_of(filename: str) -> str:
     if filename.endswith(".whl"):
         return str(parse_wheel_filename(filename)[1])
-    return str(parse_sdist_filename(filename)[1])
+    return str(parse_sdist_filename(_as_tar_gz(filename))[1])
 
 
 def _wheel_metadata(path: Path) -> bytes:

@@ -37,6 +37,7 @@ from pip_hashsync.requirements.hashes import file_digests
 from pip_hashsync.urls import redact
 
 _ORIGIN = "origin.json"
+_BUILT = "built.json"
 _HEX = frozenset(string.hexdigits.lower())
 
 T = TypeVar("T")
@@ -228,3 +229,84 @@ def _stamp(path: Path) -> tuple[int, int]:
     """What changes when a file is rewritten: its size and modification time."""
     status = path.stat()
     return status.st_size, status.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class BuiltWheel:
+    """A wheel built from an sdist, and its own sha256 (for provenance; computed by the read
+    that found it, or while it was stored)."""
+
+    path: Path
+    sha256: str
+
+
+class BuiltWheelCache:
+    """Wheels built from sdists (design policy 7, EC50), under ``root``::
+
+        builds/<sdist sha256[:2]>/<sdist sha256>/<settings key>/<wheel>
+        builds/<sdist sha256[:2]>/<sdist sha256>/<settings key>/built.json  {"wheel", "sha256"}
+
+    Keyed by the sdist's sha256, so a hit is only as trusted as that hash: the caller uses it
+    only once the sdist's bytes were checked against an allowed hash. An entry appears whole
+    (a folder renamed into place) and its wheel is hashed again before it is returned. A
+    cache that cannot be written only costs the next run a build: :meth:`put` then leaves
+    the wheel where it is. ``root=None`` (``--no-cache``) keeps nothing.
+    """
+
+    def __init__(self, root: Path | None) -> None:
+        self._builds = None if root is None else root / "builds"
+
+    def get(self, sdist_sha256: str, settings_key: str) -> BuiltWheel | None:
+        """The wheel built from ``sdist_sha256`` with ``settings_key``; None when there is
+        none, or its bytes no longer match (the entry is then deleted)."""
+        entry = self._entry(sdist_sha256, settings_key)
+        if entry is None:
+            return None
+        try:
+            record = json.loads((entry / _BUILT).read_text(encoding="utf-8"))
+            path = entry / _checked_filename(record["wheel"])
+            sha256 = file_digests(str(path), ["sha256"])["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if sha256 != record["sha256"]:
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
+        return BuiltWheel(path, sha256)
+
+    def put(self, sdist_sha256: str, settings_key: str, wheel: Path) -> BuiltWheel:
+        """Store the freshly built ``wheel`` (moved, not copied); return where it is now."""
+        sha256 = file_digests(str(wheel), ["sha256"])["sha256"]
+        entry = self._entry(sdist_sha256, settings_key)
+        if entry is None or self._builds is None:
+            return BuiltWheel(wheel, sha256)
+        record = {"wheel": _checked_filename(wheel.name), "sha256": sha256}
+        try:
+            staging = Path(tempfile.mkdtemp(dir=_made(self._builds / "tmp")))
+            try:
+                _replace(wheel, staging / wheel.name)
+                (staging / _BUILT).write_text(json.dumps(record, indent=1), encoding="utf-8")
+                entry.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staging, entry)
+            except OSError:
+                if (staging / wheel.name).exists():
+                    _replace(staging / wheel.name, wheel)
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        except OSError:
+            # Another process stored this build first (its folder stays), or the cache
+            # cannot be written: either way the wheel just built is used as it is.
+            return BuiltWheel(wheel, sha256)
+        return BuiltWheel(entry / wheel.name, sha256)
+
+    def _entry(self, sdist_sha256: str, settings_key: str) -> Path | None:
+        if self._builds is None:
+            return None
+        for part in (sdist_sha256, settings_key):
+            if len(part) != 64 or not set(part) <= _HEX:
+                raise ValueError(f"not a sha256 hex digest: {part!r}")
+        return self._builds / sdist_sha256[:2] / sdist_sha256 / settings_key
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

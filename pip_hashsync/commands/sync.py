@@ -10,14 +10,15 @@ installed from an allowed archive stops before any of this (see :mod:`fastpath`)
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pip_hashsync.archives.cache import ArchiveCache
+from pip_hashsync.archives.cache import ArchiveCache, BuiltWheel
 from pip_hashsync.archives.fetch import Archive, FetchRequest, check_wheels, fetch
 from pip_hashsync.environment.install import WheelToInstall, compile_bytecode
 from pip_hashsync.environment.installed import Provenance
@@ -25,10 +26,11 @@ from pip_hashsync.environment.target import Target, create_venv
 from pip_hashsync.environment.transaction import Transaction, locked, recover
 from pip_hashsync.environment.uninstall import plan_removal
 from pip_hashsync.environment.unpacked import UnpackedCache
-from pip_hashsync.errors import ExitCode, InputError, Problem
+from pip_hashsync.errors import ExitCode, InputError
 from pip_hashsync.index.http import HttpClient, HttpSettings
 from pip_hashsync.resolve.plan import Action
 from pip_hashsync.resolve.planner import SyncPlan, plan_sync
+from pip_hashsync.settings.config import backend_config_settings
 from pip_hashsync.settings.request import SyncRequest, cache_dir_of, locate
 from pip_hashsync.urls import redact
 
@@ -122,15 +124,17 @@ def run(
             if options.check:
                 outcome.drift = True
                 return _finish(outcome, started)
-            _refuse_builds(plan, changes)
-            if plan.problems:
-                return _finish(outcome, started)
             archives = _fetch(plan, changes, cache, options, progress, outcome)
-            check_wheels(archives, plan.metadata)
-            if cache.notice:
-                outcome.notices.append(cache.notice)
-            unpacked = UnpackedCache(cache_dir) if cache_dir and not cache.notice else None
-            _transact(target, plan, changes, archives, options, outcome, unpacked)
+            with tempfile.TemporaryDirectory(prefix="pip-hashsync-built-") as scratch:
+                built = _build(request, plan, target, cache_dir, options, Path(scratch), say)
+                check_wheels(
+                    {**archives, **{k: _as_archive(archives[k], w) for k, w in built.items()}},
+                    {k: m for k, m in plan.metadata.items() if k not in built},
+                )
+                if cache.notice:
+                    outcome.notices.append(cache.notice)
+                unpacked = UnpackedCache(cache_dir) if cache_dir and not cache.notice else None
+                _transact(target, plan, changes, archives, built, options, outcome, unpacked)
             outcome.done = changes
     finally:
         cache.close()
@@ -142,20 +146,39 @@ def _finish(outcome: Outcome, started: float) -> Outcome:
     return outcome
 
 
-def _refuse_builds(plan: SyncPlan, changes: list[Action]) -> None:
-    """Building an sdist is not supported yet: say so before anything is downloaded."""
-    for action in changes:
-        file = action.file
-        if file is not None and not file.is_wheel:
-            plan.problems.append(
-                Problem(
-                    "build",
-                    f"{action.name} {action.version}: the only allowed file is the sdist "
-                    f"{file.filename}, and pip-hashsync does not build sdists yet; allow a "
-                    "wheel of this version (add its --hash)",
-                    name=action.key,
-                )
-            )
+def _build(
+    request: SyncRequest,
+    plan: SyncPlan,
+    target: Target,
+    cache_dir: Path | None,
+    options: ApplyOptions,
+    wheel_dir: Path,
+    say: Callable[[str], None],
+) -> dict[str, BuiltWheel]:
+    """The wheels built from the plan's sdists, by project (none: nothing is imported)."""
+    if not plan.builds:
+        return {}
+    from pip_hashsync.commands.building import build_planned
+
+    assert plan.build_settings is not None and plan.settings is not None
+    return build_planned(
+        plan.builds,
+        plan.build_settings,
+        request=request,
+        target=target,
+        cache_dir=cache_dir,
+        config_settings=backend_config_settings(plan.settings.config_settings),
+        wheel_dir=wheel_dir,
+        workers=options.install_workers,
+        say=say,
+    )
+
+
+def _as_archive(sdist: Archive, wheel: BuiltWheel) -> Archive:
+    """The wheel built from ``sdist``, to be checked as fetched wheels are."""
+    return replace(
+        sdist, path=wheel.path, filename=wheel.path.name, digests={"sha256": wheel.sha256}
+    )
 
 
 def _fetch(
@@ -185,6 +208,7 @@ def _transact(
     plan: SyncPlan,
     changes: list[Action],
     archives: dict[str, Archive],
+    built: dict[str, BuiltWheel],
     options: ApplyOptions,
     outcome: Outcome,
     unpacked: UnpackedCache | None,
@@ -204,7 +228,11 @@ def _transact(
             f"{removal.dist.name}: RECORD names {row}, a folder (RECORD lists files); left alone"
             for row in removal.folders
         )
-    wheels = [_wheel(archives[a.key], plan, unpacked) for a in changes if a.key in archives]
+    wheels = [
+        _wheel(archives[a.key], plan, unpacked, built.get(a.key))
+        for a in changes
+        if a.key in archives
+    ]
     with Transaction(target) as transaction:
         for removal in removals:
             transaction.remove(removal)
@@ -218,7 +246,11 @@ def _transact(
             outcome.notices.append(warning)
 
 
-def _wheel(archive: Archive, plan: SyncPlan, unpacked: UnpackedCache | None) -> WheelToInstall:
+def _wheel(
+    archive: Archive, plan: SyncPlan, unpacked: UnpackedCache | None, built: BuiltWheel | None
+) -> WheelToInstall:
+    """What to install for ``archive``: the wheel itself, or the wheel ``built`` from it
+    (its provenance is still the sdist, the hash the requirements file allowed)."""
     url = plan.direct_urls.get(archive.key)
     direct_url = (
         {"url": redact(url.split("#", 1)[0]), "archive_info": {"hashes": dict(archive.digests)}}
@@ -226,9 +258,14 @@ def _wheel(archive: Archive, plan: SyncPlan, unpacked: UnpackedCache | None) -> 
         else None
     )
     return WheelToInstall(
-        path=archive.path,
+        path=built.path if built else archive.path,
         requested=True,
-        provenance=Provenance(archive.filename, archive.digests["sha256"], archive.url),
+        provenance=Provenance(
+            archive.filename,
+            archive.digests["sha256"],
+            archive.url,
+            built.sha256 if built else None,
+        ),
         direct_url=direct_url,
-        unpacked=unpacked,
+        unpacked=None if built else unpacked,
     )

@@ -16,7 +16,6 @@ target itself (EC84).
 from __future__ import annotations
 
 import configparser
-import dataclasses
 import json
 import os
 import re
@@ -232,7 +231,7 @@ def _script_kind(target: Target) -> LauncherKind:
 
 def _metadata_files(wheel: WheelToInstall) -> dict[str, bytes]:
     """INSTALLER, REQUESTED, provenance and ``direct_url.json``, as ``.dist-info`` files."""
-    provenance = json.dumps(dataclasses.asdict(wheel.provenance), sort_keys=True)
+    provenance = json.dumps(wheel.provenance.to_json(), sort_keys=True)
     files = {"INSTALLER": INSTALLER_NAME, PROVENANCE_FILE: provenance.encode() + b"\n"}
     if wheel.requested:
         files["REQUESTED"] = b""

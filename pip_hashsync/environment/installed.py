@@ -33,6 +33,12 @@ class Provenance:
     archive: str
     sha256: str
     url: str | None
+    #: The sha256 of the wheel built from ``archive`` when that is an sdist.
+    built_wheel: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        record = {"archive": self.archive, "sha256": self.sha256, "url": self.url}
+        return record if self.built_wheel is None else {**record, "built_wheel": self.built_wheel}
 
 
 @dataclass(frozen=True)

@@ -184,11 +184,22 @@ def _wheel_metadata(archive: zipfile.ZipFile) -> bytes | None:
     return None
 
 
+#: Every tar format of sdist that pip accepts; tarfile finds the compression itself.
+_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
+
+
 def _metadata_member(filename: str, data: BinaryIO) -> bytes | None:
-    if filename.endswith(".whl"):
+    """A wheel's METADATA, or the PKG-INFO at the top folder of an sdist in any format."""
+    name = filename.lower()
+    if name.endswith(".whl"):
         with zipfile.ZipFile(data) as archive:
             return _wheel_metadata(archive)
-    elif filename.endswith((".tar.gz", ".tgz", ".tar")):
+    elif name.endswith(".zip"):
+        with zipfile.ZipFile(data) as archive:
+            for member in archive.infolist():
+                if member.filename.count("/") == 1 and member.filename.endswith("/PKG-INFO"):
+                    return read_member(archive, member)
+    elif name.endswith(_TAR_SUFFIXES):
         with tarfile.open(fileobj=data) as archive:
             for tar_member in archive:
                 if tar_member.name.count("/") == 1 and tar_member.name.endswith("/PKG-INFO"):

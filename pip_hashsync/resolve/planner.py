@@ -31,12 +31,14 @@ from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.requirements.reader import Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
+from pip_hashsync.resolve.buildpins import read_build_pins
+from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild, plan_builds
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
 from pip_hashsync.resolve.provider import HashAwareProvider, Policy, TargetFacts, Want
 from pip_hashsync.settings.config import Settings, with_file_options
-from pip_hashsync.settings.request import SyncRequest, locate, read_request
+from pip_hashsync.settings.request import SyncRequest, cache_dir_of, locate, read_request
 from pip_hashsync.urls import path_to_url, redact
 
 if TYPE_CHECKING:
@@ -61,6 +63,9 @@ class SyncPlan:
     #: The core metadata each chosen project was resolved with: the wheel installed must
     #: say the same (see :func:`~pip_hashsync.index.metadata.wheel_contradictions`).
     metadata: Mapping[str, Metadata] = field(default_factory=dict)
+    #: The sdists to build, by project, and what their builds share.
+    builds: Mapping[str, PlannedBuild] = field(default_factory=dict)
+    build_settings: BuildSettings | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -71,7 +76,7 @@ class SyncPlan:
         return {
             "target": {"python": target.executable, "version": target.version} if target else None,
             "hash_mode": self.hash_mode,
-            "actions": [_action_json(a) for a in self.actions],
+            "actions": [_action_json(a, self.builds.get(a.key)) for a in self.actions],
             "problems": [
                 {
                     "kind": p.kind,
@@ -85,9 +90,10 @@ class SyncPlan:
         }
 
 
-def _action_json(action: Action) -> dict[str, Any]:
+def _action_json(action: Action, build: PlannedBuild | None) -> dict[str, Any]:
     file = action.file
     return {
+        "build": build.to_json() if build else None,
         "action": action.action,
         "name": action.name,
         "version": action.version,
@@ -192,7 +198,48 @@ def plan_sync(
         wanted=_wanted_specifiers(wanted, lines.constraints, applies),
     )
     plan.actions = make_plan(resolved, installed, allowed, plan_rules)
+    if any(a.changes and a.file is not None and not a.file.is_wheel for a in plan.actions):
+        _plan_builds(run, plan, cache, offline)
     return plan
+
+
+def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline: bool) -> None:
+    """Fetch and read every sdist the plan builds, and settle its build requirements
+    against the pins (an absent cache: the per-user one, as the real sync uses)."""
+    pins, problems, warnings = read_build_pins(
+        run.settings.build_constraints, run.lines, run.applies, run.request.build_hashes
+    )
+    plan.problems.extend(problems)
+    plan.warnings.extend(warnings)
+    if problems:
+        return
+    client = HttpClient(HttpSettings.from_settings(run.settings))
+    own_cache = cache or ArchiveCache(cache_dir_of(run.settings))
+    target = run.target
+    settings = BuildSettings(
+        pins,
+        run.request.build_hashes,
+        target.marker_env(""),
+        TargetFacts(Version(target.version), target.tag_ranks, target.marker_env),
+        Index(client, tuple(run.settings.index_urls), tuple(run.settings.find_links)).files,
+    )
+    try:
+        plan.builds, problems, warnings = plan_builds(
+            plan.actions,
+            {r.key: r for r in run.wanted if r.key},
+            run.allowed,
+            settings,
+            client=client,
+            cache=own_cache,
+            offline=offline,
+        )
+    finally:
+        client.close()
+        if cache is None:
+            own_cache.close()
+    plan.build_settings = settings
+    plan.problems.extend(problems)
+    plan.warnings.extend(warnings)
 
 
 def _listed(run: _Run) -> Iterable[Requirement]:
@@ -225,12 +272,13 @@ def _constraint_specifiers(
     return constraints
 
 
-def _policy(settings: Settings) -> Policy:
+def _policy(settings: Settings, request: SyncRequest) -> Policy:
     return Policy(
         only_binary=frozenset(settings.only_binary),
         no_binary=frozenset(settings.no_binary),
         prefer_binary=settings.prefer_binary,
         pre=settings.all_releases | ({":all:"} if settings.pre else set()),
+        no_build=request.no_build,
     )
 
 
@@ -259,7 +307,7 @@ def _resolve(
         target=TargetFacts(
             Version(run.target.version), run.target.tag_ranks, run.target.marker_env
         ),
-        policy=_policy(settings),
+        policy=_policy(settings, run.request),
         allowed=allowed,
         constraints=_constraint_specifiers(run.lines.constraints, run.applies),
         closed=mode.enabled or not run.request.additive,
