@@ -94,12 +94,6 @@ class BuildSystem:
     legacy: bool
 
 
-def is_sdist_name(filename: str) -> bool:
-    """Whether ``filename`` has the suffix of an sdist format pip accepts."""
-    lowered = filename.lower()
-    return lowered.endswith((*_TAR_SUFFIXES, ".zip"))
-
-
 def read_build_system(project_dir: Path) -> BuildSystem:
     """The build system of the project in ``project_dir``."""
     path = project_dir / "pyproject.toml"
