@@ -397,9 +397,12 @@ def _run_sync(args: argparse.Namespace) -> int:
 
 
 def _print_plan(request: SyncRequest, output: str) -> int:
+    from pip_hashsync.commands.sync import local_fill
     from pip_hashsync.resolve.planner import plan_sync
 
-    plan = plan_sync(request)
+    plan = plan_sync(request, fill=local_fill(request, lambda line: print(line, file=sys.stderr)))
+    if plan.workspace is not None:
+        plan.workspace.cleanup()
     if output == "json":
         print(json.dumps(plan.to_json(), indent=2))
         return plan.exit_code

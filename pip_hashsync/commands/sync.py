@@ -119,7 +119,7 @@ def run(
                 say(interrupted)
             plan = plan_sync(
                 request, located=located, cache=cache, offline=options.offline,
-                fill=_fill_unpinned(request, say),
+                fill=local_fill(request, say),
             )  # fmt: skip
             try:
                 outcome = _carry_out(
@@ -166,7 +166,7 @@ def _carry_out(
     return outcome
 
 
-def _fill_unpinned(request: SyncRequest, say: Callable[[str], None]) -> FillEnv:
+def local_fill(request: SyncRequest, say: Callable[[str], None]) -> FillEnv:
     """The ``fill`` of local projects' build environments (imported only when one is built)."""
 
     def fill(env: BuildEnv, requires: Sequence[str], why: str) -> None:
