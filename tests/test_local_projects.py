@@ -16,22 +16,37 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from distbuilder import build_sdist_project, build_wheel
 from helpers import write
 from indexserver import IndexServer
-from test_sync_apply import Sync, cache, imports, site_packages, sync, venv
+from test_sync_apply import Sync, cache, imports, site_packages, snapshot, sync, venv
 
+from pip_hashsync.cli import main
 from pip_hashsync.urls import path_to_url
 
 __all__ = ["cache", "sync", "venv"]  # fixtures shared with test_sync_apply
 
 
-def project(parent: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
+def project(
+    parent: Path,
+    name: str,
+    version: str,
+    requires: Sequence[str] = (),
+    *,
+    build_requires: Sequence[str] = (),
+    dynamic_requires: Sequence[str] = (),
+    imports: Sequence[str] = (),
+    fail: bool = False,
+) -> Path:
     """A project folder with distbuilder's in-tree backend (PEP 517 and PEP 660)."""
-    sdist = build_sdist_project(parent / "sdists", name, version, requires=requires)
+    sdist = build_sdist_project(
+        parent / "sdists", name, version, requires=requires, build_requires=build_requires,
+        dynamic_requires=dynamic_requires, imports=imports, fail=fail,
+    )  # fmt: skip
     with tarfile.open(sdist) as archive:
         archive.extractall(parent, filter="data")
     return parent / f"{name}-{version}"
@@ -73,6 +88,40 @@ def test_install_dot_builds_the_folder_and_keeps_it_while_unchanged(
     assert imports(venv, "demo") == "changed"
 
 
+def test_build_requirements_come_from_the_index_unhashed(
+    sync: Sync, venv: Path, workdir: Path, index_server: IndexServer
+) -> None:
+    """Outside hash-checking mode the build environment is filled as pip fills it."""
+    build_wheel(index_server.root, "helper", "1.0")
+    build_wheel(index_server.root, "dynamic", "1.0")
+    folder = project(
+        workdir, "needy", "1.0", build_requires=["helper>=1"], dynamic_requires=["dynamic"],
+        imports=["helper", "dynamic"],
+    )  # fmt: skip
+
+    code, _out, err = install(sync, str(folder))
+
+    assert code == 0, err
+    assert imports(venv, "needy") == "1.0"
+    assert not (site_packages(venv) / "helper").exists()
+
+
+def test_a_failing_build_is_exit_5_and_changes_nothing(
+    venv: Path, cache: Path, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project(workdir, "broken", "1.0", fail=True)
+    before = snapshot(venv)
+
+    code = main(["install", str(folder), "--venv", str(venv), "--cache-dir", str(cache)])
+
+    err = capsys.readouterr().err
+    assert code == 5, err
+    assert "failed (build_wheel)" in err and "build output line 40" in err, err
+    (log,) = (cache / "build-logs").glob("*.log")
+    assert str(log) in err
+    assert snapshot(venv) == before
+
+
 def test_install_editable_sees_edits_and_pip_lists_it(
     sync: Sync, venv: Path, workdir: Path
 ) -> None:
@@ -103,7 +152,7 @@ def test_named_file_url_of_a_folder(sync: Sync, venv: Path, workdir: Path) -> No
     folder = project(workdir, "demo", "1.0")
     write(workdir / "requirements.txt", f"demo @ {path_to_url(str(folder))}\n")
 
-    code, out, err = sync("requirements.txt")
+    code, _out, err = sync("requirements.txt")
 
     assert code == 0, err
     assert imports(venv, "demo") == "1.0"
@@ -120,9 +169,7 @@ def _git(*args: str, cwd: Path) -> str:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
-def test_git_url_at_a_revision_is_cloned_and_built(
-    sync: Sync, venv: Path, workdir: Path
-) -> None:
+def test_git_url_at_a_revision_is_cloned_and_built(sync: Sync, venv: Path, workdir: Path) -> None:
     folder = project(workdir, "demo", "1.0")
     _git("init", "-q", cwd=folder)
     _git("add", ".", cwd=folder)
