@@ -16,8 +16,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from distbuilder import build_sdist_project, build_wheel
@@ -31,22 +31,10 @@ from pip_hashsync.urls import path_to_url
 __all__ = ["cache", "sync", "venv"]  # fixtures shared with test_sync_apply
 
 
-def project(
-    parent: Path,
-    name: str,
-    version: str,
-    requires: Sequence[str] = (),
-    *,
-    build_requires: Sequence[str] = (),
-    dynamic_requires: Sequence[str] = (),
-    imports: Sequence[str] = (),
-    fail: bool = False,
-) -> Path:
-    """A project folder with distbuilder's in-tree backend (PEP 517 and PEP 660)."""
-    sdist = build_sdist_project(
-        parent / "sdists", name, version, requires=requires, build_requires=build_requires,
-        dynamic_requires=dynamic_requires, imports=imports, fail=fail,
-    )  # fmt: skip
+def project(parent: Path, name: str, version: str, **knobs: Any) -> Path:
+    """A project folder with distbuilder's in-tree backend (PEP 517 and PEP 660);
+    ``knobs`` as :func:`build_sdist_project` takes them."""
+    sdist = build_sdist_project(parent / "sdists", name, version, **knobs)
     with tarfile.open(sdist) as archive:
         archive.extractall(parent, filter="data")
     return parent / f"{name}-{version}"
