@@ -144,6 +144,8 @@ def _checkout(line: Requirement, into: Path) -> tuple[Path, dict[str, Any]]:
     path, at, revision = parts.path.rpartition("@")
     if not at or "/" in revision:
         path, revision = parts.path, ""
+    if revision.startswith("-"):
+        raise InputError(f"{line.source}: {redact(url)}: {revision!r} is not a git revision")
     repository = urllib.parse.urlunsplit(parts._replace(path=path))
     git = shutil.which("git")
     if git is None:
@@ -151,7 +153,7 @@ def _checkout(line: Requirement, into: Path) -> tuple[Path, dict[str, Any]]:
             f"{line.source}: installing {redact(url)} needs git, and no git executable was "
             "found on PATH; install git, or require an archive of the commit instead"
         )
-    _git(line, [git, "clone", "--quiet", "--no-checkout", repository, str(into)], None)
+    _git(line, [git, "clone", "--quiet", "--no-checkout", "--", repository, str(into)], None)
     _git(line, [git, "-c", "advice.detachedHead=false", "checkout", "--quiet",
                 revision or "HEAD"], into)  # fmt: skip
     _git(line, [git, "submodule", "update", "--init", "--recursive", "--quiet"], into)
