@@ -94,6 +94,37 @@ def test_build_requirements_come_from_the_index_unhashed(
     assert not (site_packages(venv) / "helper").exists()
 
 
+_RECORDING_BACKEND = """
+
+_build_wheel_first = build_wheel
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open(os.path.join(MODULE_DIR, "settings.py"), "w", encoding="utf-8") as f:
+        f.write(f"SETTINGS = {config_settings!r}\\n")
+    return _build_wheel_first(wheel_directory, config_settings, metadata_directory)
+"""
+
+
+def test_config_settings_of_the_run_and_of_the_line_reach_the_backend(
+    sync: Sync, venv: Path, workdir: Path
+) -> None:
+    """pip passes a line's ``--config-settings`` to its build, over the run's."""
+    folder = project(workdir, "demo", "1.0")
+    backend = folder / "_backend" / "project_backend.py"
+    backend.write_text(backend.read_text() + _RECORDING_BACKEND.replace("MODULE_DIR", '"demo"'))
+    write(workdir / "requirements.txt", f"{folder} --config-settings mode=line\n")
+
+    code, _out, err = install(sync, "-r", "requirements.txt", "-C", "mode=run", "-C", "other=1")
+
+    assert code == 0, err
+    settings = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import demo.settings as s; print(s.SETTINGS)"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert settings == str({"mode": "line", "other": "1"})
+
+
 def test_a_failing_build_is_exit_5_and_changes_nothing(
     venv: Path, cache: Path, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

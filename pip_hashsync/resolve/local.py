@@ -19,6 +19,7 @@ reinstalls the folder on every run, as pip always does for folders.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,10 +36,11 @@ from pip_hashsync.errors import InputError
 from pip_hashsync.index.metadata import metadata_from_archive, parse_metadata
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.requirements.reader import Kind, Requirement
+from pip_hashsync.settings.config import backend_config_settings
 from pip_hashsync.urls import path_to_url, redact, url_to_path
 
 if TYPE_CHECKING:
-    from pip_hashsync.archives.build import ConfigSettings, FillEnv
+    from pip_hashsync.archives.build import FillEnv
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,15 @@ def build_local(
     *,
     target: Target,
     fill: FillEnv,
-    config_settings: ConfigSettings | None,
+    config_settings: Sequence[tuple[str, str]],
     scratch: Path,
     log_dir: Path,
     workers: int,
 ) -> list[LocalBuild]:
-    """Build every line (clones under ``scratch``, wheels too), in their order.
-    Raises :class:`InputError` (exit 2: no ``git``, a clone or checkout that fails, a line
-    whose name is not the built project's) or ``BuildError`` (exit 5)."""
+    """Build every line (clones under ``scratch``, wheels too), in their order, each with
+    the run's ``config_settings`` and its own line's on top. Raises :class:`InputError`
+    (exit 2: no ``git``, a clone or checkout that fails, a line whose name is not the built
+    project's) or ``BuildError`` (exit 5)."""
     from pip_hashsync.archives.build import BuildJob, build_wheels  # pyproject_hooks
 
     jobs: list[tuple[Requirement, BuildJob, Mapping[str, Any]]] = []
@@ -102,16 +105,22 @@ def build_local(
             record = {"url": path_to_url(str(source)), "dir_info": dir_info}
         job = BuildJob(None, None, f"{redact(line.url)} ({number})", line.editable, source)
         jobs.append((line, job, record))
-    built = build_wheels(
-        [job for _, job, _ in jobs],
-        target=target,
-        fill=fill,
-        cache=None,
-        config_settings=config_settings,
-        log_dir=log_dir,
-        wheel_dir=scratch / "wheels",
-        workers=workers,
-    )
+    groups: dict[str, list[BuildJob]] = {}
+    for line, job, _ in jobs:
+        settings = backend_config_settings(config_settings, line.config_settings)
+        groups.setdefault(json.dumps(settings, sort_keys=True), []).append(job)
+    built: dict[str, BuiltWheel] = {}
+    for settings_json, group in groups.items():
+        built |= build_wheels(
+            group,
+            target=target,
+            fill=fill,
+            cache=None,
+            config_settings=json.loads(settings_json) or None,
+            log_dir=log_dir,
+            wheel_dir=scratch / "wheels",
+            workers=workers,
+        )
     answer: list[LocalBuild] = []
     for line, job, record in jobs:
         wheel = built[job.filename]

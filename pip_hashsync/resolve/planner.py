@@ -40,7 +40,7 @@ from pip_hashsync.resolve.local import LocalBuild, is_local
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
 from pip_hashsync.resolve.provider import HashAwareProvider, Policy, TargetFacts, Want
-from pip_hashsync.settings.config import Settings, backend_config_settings, with_file_options
+from pip_hashsync.settings.config import Settings, with_file_options
 from pip_hashsync.settings.request import SyncRequest, cache_dir_of, locate, read_request
 from pip_hashsync.urls import path_to_url, redact
 
@@ -239,7 +239,7 @@ def _build_local(
         local,
         target=target,
         fill=fill,
-        config_settings=backend_config_settings(settings.config_settings) or None,
+        config_settings=settings.config_settings,
         scratch=Path(plan.workspace.name),
         log_dir=Path(cache_dir_of(settings) or tempfile.gettempdir(), "build-logs"),
         workers=min(os.cpu_count() or 1, 4),
