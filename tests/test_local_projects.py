@@ -125,6 +125,17 @@ def test_config_settings_of_the_run_and_of_the_line_reach_the_backend(
     assert settings == str({"mode": "line", "other": "1"})
 
 
+def test_dry_run_builds_to_plan_and_changes_nothing(sync: Sync, venv: Path, workdir: Path) -> None:
+    folder = project(workdir, "demo", "1.0")
+    before = snapshot(venv)
+
+    code, out, err = install(sync, "--dry-run", str(folder))
+
+    assert code == 0, err
+    assert "would install demo 1.0 (demo-1.0-py3-none-any.whl from local build)" in out, out
+    assert snapshot(venv) == before
+
+
 def test_a_failing_build_is_exit_5_and_changes_nothing(
     venv: Path, cache: Path, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
