@@ -351,12 +351,6 @@ def _resolve(
     plan.metadata = {
         key: known for key, c in chosen.items() if (known := metadata.known(c)) is not None
     }
-    plan.warnings.extend(
-        f"{c.files[0].filename} is an sdist: it must be built, because no allowed wheel suits "
-        "the target"
-        for c in chosen.values()
-        if not c.files[0].is_wheel
-    )
     return chosen
 
 
