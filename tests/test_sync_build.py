@@ -266,3 +266,24 @@ def test_build_hashes_verify_builds_with_unpinned_build_requirements(
 
     assert code == 0, err
     assert "helper" in err and "WARNING" in err, err
+
+
+def test_a_dependency_of_a_build_dependency_must_be_pinned_too_and_dry_run_says_so(
+    sync: Sync, venv: Path, index_server: IndexServer, build_log: Path
+) -> None:
+    """The build environment's install is hash-checked like any other: its whole closure
+    must be pinned. ``--dry-run`` plans it, so it refuses what the sync would refuse."""
+    base = build_wheel(index_server.root, "base", "1.0")
+    helper = build_wheel(index_server.root, "helper", "1.0", requires=["base"])
+    sdist = build_sdist_project(index_server.root, "needy", "1.0", build_requires=["helper"])
+    write(Path("requirements.txt"), pin(sdist))
+    write(Path("build.txt"), pin(helper))
+
+    for args in (("--dry-run",), ()):
+        code, _out, err = sync("requirements.txt", "--build-constraint", "build.txt", *args)
+        assert code == 2, err
+        assert "to build needy-1.0.tar.gz" in err and "base" in err, err
+    assert not build_log.exists()
+
+    write(Path("build.txt"), pin(helper) + pin(base))
+    assert sync("requirements.txt", "--build-constraint", "build.txt")[0] == 0

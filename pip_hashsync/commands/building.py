@@ -20,7 +20,7 @@ from pip_hashsync.archives.cache import BuiltWheel, BuiltWheelCache
 from pip_hashsync.environment.target import Target
 from pip_hashsync.errors import HashsyncError, render_problems
 from pip_hashsync.resolve.buildpins import explain_missing_build_pins, pin_build_requires
-from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild
+from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild, write_pins
 from pip_hashsync.settings.request import SyncRequest
 
 
@@ -115,15 +115,7 @@ def _install_into(
     with tempfile.TemporaryDirectory(prefix="pip-hashsync-build-") as folder:
         wanted = Path(folder, "build-requirements.txt")
         wanted.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        pins = Path(folder, "build-constraints.txt")
-        pins.write_text(
-            "".join(
-                f"{line.text} {' '.join(f'--hash={d}' for d in line.hashes)}\n"
-                for group in settings.pins.pins.values()
-                for line in group
-            ),
-            encoding="utf-8",
-        )
+        pins = write_pins(settings.pins, Path(folder, "build-constraints.txt"))
         options = {
             k: v
             for k, v in request.pip_options.items()

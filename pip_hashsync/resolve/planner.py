@@ -9,6 +9,7 @@ nothing here changes the environment.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +33,7 @@ from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.requirements.reader import Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
 from pip_hashsync.resolve.buildpins import read_build_pins
-from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild, plan_builds
+from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild, plan_builds, write_pins
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
@@ -128,13 +129,15 @@ def plan_sync(
     located: Located | None = None,
     cache: ArchiveCache | None = None,
     offline: bool = False,
+    fresh: bool = False,
 ) -> SyncPlan:
     """Decide what ``sync`` would do; never changes the environment.
 
     The target and the settings are found from the request unless ``located`` gives
     them. With a ``cache``, archives already
     in it stand in for the index in hash-checking mode (a warm sync reads no index page);
-    ``offline`` forbids reading the index at all.
+    ``offline`` forbids reading the index at all; ``fresh`` plans for a new, empty
+    environment of the target's interpreter (a build environment).
     """
     new_venv = located is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
@@ -165,7 +168,7 @@ def plan_sync(
         plan.problems.append(Problem("empty", message))
         return plan
     allowed = rules.allowed_hashes(lines, applies)
-    installed = {} if new_venv else scan(target.site_dirs())
+    installed = {} if new_venv or fresh else scan(target.site_dirs())
     run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
     plan.allowed = allowed
     plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
@@ -240,6 +243,37 @@ def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline:
     plan.build_settings = settings
     plan.problems.extend(problems)
     plan.warnings.extend(warnings)
+    if not plan.problems:
+        with tempfile.TemporaryDirectory(prefix="pip-hashsync-plan-") as folder:
+            pins_file = write_pins(pins, Path(folder, "build-constraints.txt"))
+            for build in plan.builds.values():
+                plan.problems.extend(_plan_build_environment(run, build, pins_file, offline))
+
+
+def _plan_build_environment(
+    run: _Run, build: PlannedBuild, pins_file: Path, offline: bool
+) -> list[Problem]:
+    """Plan now the install that fills ``build``'s environment with its
+    ``build-system.requires``, so that ``--dry-run`` reports what the build would refuse:
+    a dependency of a build dependency that no pin names, a file that fails its hash."""
+    if not build.requires:
+        return []
+    verify = run.request.build_hashes == "verify"
+    settings = replace(
+        run.settings,
+        constraints=(str(pins_file),),
+        require_hashes=False,
+        no_require_hashes=verify,
+        sources={**run.settings.sources, "no-require-hashes": "--build-hashes verify"},
+    )
+    request = SyncRequest(
+        files=(), arguments=build.requires, additive=True, closure_from_constraints=True
+    )
+    nested = plan_sync(request, located=(run.target, settings, []), offline=offline, fresh=True)
+    return [
+        Problem(p.kind, f"to build {build.sdist.filename}: {p.message}", p.source, p.name)
+        for p in nested.problems
+    ]
 
 
 def _listed(run: _Run) -> Iterable[Requirement]:
