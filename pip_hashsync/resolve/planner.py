@@ -32,8 +32,6 @@ from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.requirements.reader import Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
-from pip_hashsync.resolve.buildpins import read_build_pins
-from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild, plan_builds, write_pins
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
@@ -43,6 +41,7 @@ from pip_hashsync.settings.request import SyncRequest, cache_dir_of, locate, rea
 from pip_hashsync.urls import path_to_url, redact
 
 if TYPE_CHECKING:
+    from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild
     from pip_hashsync.settings.request import Located
 
 
@@ -208,7 +207,11 @@ def plan_sync(
 
 def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline: bool) -> None:
     """Fetch and read every sdist the plan builds, and settle its build requirements
-    against the pins (an absent cache: the per-user one, as the real sync uses)."""
+    against the pins (an absent cache: the per-user one, as the real sync uses). Imported
+    here: a plan without sdists needs none of it."""
+    from pip_hashsync.resolve.buildpins import read_build_pins
+    from pip_hashsync.resolve.builds import BuildSettings, plan_builds, write_pins
+
     pins, problems, warnings = read_build_pins(
         run.settings.build_constraints, run.lines, run.applies, run.request.build_hashes
     )
