@@ -166,13 +166,19 @@ def test_a_failing_build_is_exit_5_and_leaves_the_environment_as_it_was(
 def test_a_cached_build_is_reused_offline(
     sync: Sync, tmp_path: Path, index_server: IndexServer, build_log: Path
 ) -> None:
-    sdist = build_sdist_project(index_server.root, "solo", "1.0")
+    """Offline, the plan of the build environment reads the cache too (its build
+    requirements were cached by the first run), and the built wheel is reused."""
+    helper = build_wheel(index_server.root, "helper", "1.0")
+    sdist = build_sdist_project(index_server.root, "solo", "1.0", build_requires=["helper"])
     write(Path("requirements.txt"), pin(sdist))
-    assert sync("requirements.txt")[0] == 0
+    write(Path("build.txt"), pin(helper))
+    assert sync("requirements.txt", "--build-constraint", "build.txt")[0] == 0
     asked = len(index_server.requests)
 
     other = make_venv(tmp_path / "other")
-    code, _out, err = sync("requirements.txt", "--offline", target=other)
+    code, _out, err = sync(
+        "requirements.txt", "--build-constraint", "build.txt", "--offline", target=other
+    )
 
     assert code == 0, err
     assert len(index_server.requests) == asked

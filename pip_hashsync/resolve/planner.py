@@ -239,22 +239,24 @@ def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline:
             cache=own_cache,
             offline=offline,
         )
+        plan.build_settings = settings
+        plan.problems.extend(problems)
+        plan.warnings.extend(warnings)
+        if not plan.problems:
+            with tempfile.TemporaryDirectory(prefix="pip-hashsync-plan-") as folder:
+                pins_file = write_pins(pins, Path(folder, "build-constraints.txt"))
+                for build in plan.builds.values():
+                    plan.problems.extend(
+                        _plan_build_environment(run, build, pins_file, own_cache, offline)
+                    )
     finally:
         client.close()
         if cache is None:
             own_cache.close()
-    plan.build_settings = settings
-    plan.problems.extend(problems)
-    plan.warnings.extend(warnings)
-    if not plan.problems:
-        with tempfile.TemporaryDirectory(prefix="pip-hashsync-plan-") as folder:
-            pins_file = write_pins(pins, Path(folder, "build-constraints.txt"))
-            for build in plan.builds.values():
-                plan.problems.extend(_plan_build_environment(run, build, pins_file, offline))
 
 
 def _plan_build_environment(
-    run: _Run, build: PlannedBuild, pins_file: Path, offline: bool
+    run: _Run, build: PlannedBuild, pins_file: Path, cache: ArchiveCache, offline: bool
 ) -> list[Problem]:
     """Plan now the install that fills ``build``'s environment with its
     ``build-system.requires``, so that ``--dry-run`` reports what the build would refuse:
@@ -272,7 +274,8 @@ def _plan_build_environment(
     request = SyncRequest(
         files=(), arguments=build.requires, additive=True, closure_from_constraints=True
     )
-    nested = plan_sync(request, located=(run.target, settings, []), offline=offline, fresh=True)
+    located: Located = (run.target, settings, [])
+    nested = plan_sync(request, located=located, cache=cache, offline=offline, fresh=True)
     return [
         Problem(p.kind, f"to build {build.sdist.filename}: {p.message}", p.source, p.name)
         for p in nested.problems
