@@ -412,6 +412,10 @@ def _print_plan(request: SyncRequest, output: str) -> int:
         version = f" {action.version}" if action.version else ""
         source = f" ({action.file.filename} from {action.file.origin})" if action.file else ""
         print(f"would {action.action} {action.name}{version}{source}: {action.reason}")
+        build = plan.builds.get(action.key)
+        if build is not None:
+            needs = ", ".join(line.split(" --hash")[0] for line in build.requires) or "nothing"
+            print(f"    built from source with {build.backend}, which needs {needs}")
     if plan.problems:
         print(render_problems(plan.problems), file=sys.stderr)
     return plan.exit_code
@@ -454,7 +458,8 @@ _SIGNS = {"install": "+", "remove": "-", "replace": "~", "reinstall": "~", "keep
 def _action_line(action: Action, *, would: bool) -> str:
     """`` + six==1.17.0 (six-1.17.0-py2.py3-none-any.whl): not installed``"""
     version = action.version or action.installed_version
-    source = f" ({action.file.filename})" if action.file else ""
+    built = ", built from source" if action.file and not action.file.is_wheel else ""
+    source = f" ({action.file.filename}{built})" if action.file else ""
     prefix = "would " + action.action + " " if would else f" {_SIGNS[action.action]} "
     return f"{prefix}{action.name}=={version}{source}: {action.reason}"
 

@@ -89,3 +89,18 @@ def test_hashes_equal_pip_compiles_for_real_pins(tmp_path: Path) -> None:
     unhashed.write_text(bare + "\n")
     assert main(["hashes", str(unhashed), "-i", PYPI]) == 0
     assert unhashed.read_text() == text
+
+
+def test_an_sdist_only_pin_from_the_default_index_builds_with_hashed_build_constraints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``examples/sdist-requirements.txt`` (docopt, an sdist only) with
+    ``examples/build-constraints.txt`` (setuptools, pinned and hashed): verified, built with
+    setuptools' legacy backend in a fresh build environment, installed."""
+    examples = Path(__file__).parent.parent / "examples"
+    venv = tmp_path / "venv"
+    args = ["sync", str(examples / "sdist-requirements.txt"), "--venv", str(venv)]
+    args += ["--build-constraint", str(examples / "build-constraints.txt"), "-i", PYPI]
+    assert main(args) == 0, capsys.readouterr().err
+    (info,) = venv.glob("lib/python*/site-packages/docopt-0.6.2.dist-info")
+    assert json.loads((info / "pip_hashsync.json").read_text())["archive"] == "docopt-0.6.2.tar.gz"

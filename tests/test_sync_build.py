@@ -8,14 +8,18 @@ uv verifies build dependencies only where hashes happen to be given.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
 from distbuilder import build_sdist_project, build_wheel, sha256_of
 from helpers import write
 from indexserver import IndexServer
-from test_sync_apply import Sync, cache, make_venv, site_packages, snapshot, sync, venv
+from test_sync_apply import Sync, cache, imports, make_venv, site_packages, snapshot, sync, venv
 
 from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.cli import main
@@ -162,13 +166,19 @@ def test_a_failing_build_is_exit_5_and_leaves_the_environment_as_it_was(
 def test_a_cached_build_is_reused_offline(
     sync: Sync, tmp_path: Path, index_server: IndexServer, build_log: Path
 ) -> None:
-    sdist = build_sdist_project(index_server.root, "solo", "1.0")
+    """Offline, the plan of the build environment reads the cache too (its build
+    requirements were cached by the first run), and the built wheel is reused."""
+    helper = build_wheel(index_server.root, "helper", "1.0")
+    sdist = build_sdist_project(index_server.root, "solo", "1.0", build_requires=["helper"])
     write(Path("requirements.txt"), pin(sdist))
-    assert sync("requirements.txt")[0] == 0
+    write(Path("build.txt"), pin(helper))
+    assert sync("requirements.txt", "--build-constraint", "build.txt")[0] == 0
     asked = len(index_server.requests)
 
     other = make_venv(tmp_path / "other")
-    code, _out, err = sync("requirements.txt", "--offline", target=other)
+    code, _out, err = sync(
+        "requirements.txt", "--build-constraint", "build.txt", "--offline", target=other
+    )
 
     assert code == 0, err
     assert len(index_server.requests) == asked
@@ -197,4 +207,89 @@ def test_dry_run_shows_the_build_the_sync_carries_out(
         "requires": [f"helper==1.0 --hash=sha256:{sha256_of(helper)}"],
     }
     assert not build_log.exists()
+    assert sync("requirements.txt", "--build-constraint", "build.txt")[0] == 0
+
+
+def real_wheel(project: str) -> Path:
+    """A real wheel tox downloaded for the tests (``HASHSYNC_TEST_WHEELS``), else skip."""
+    folder = os.environ.get("HASHSYNC_TEST_WHEELS")
+    found = sorted(Path(folder).glob(f"{project}-*.whl")) if folder else []
+    if not found:
+        pytest.skip(f"no {project} wheel in HASHSYNC_TEST_WHEELS (tox downloads one)")
+    return found[-1]
+
+
+def legacy_sdist(folder: Path, name: str, version: str) -> Path:
+    """A setup.py project with no pyproject.toml: pip builds it with setuptools' legacy
+    backend, and so do we (its build requirement is setuptools>=40.8.0)."""
+    base = f"{name}-{version}"
+    path = folder / f"{base}.tar.gz"
+    members = {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        "setup.py": f"from setuptools import setup\nsetup(name={name!r}, version={version!r}, "
+        f"py_modules=[{name!r}])\n",
+        f"{name}.py": f"__version__ = {version!r}\n",
+    }
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as archive:
+        for member, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{base}/{member}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_setup_py_sdist_is_built_with_a_pinned_setuptools_from_the_index(
+    sync: Sync, venv: Path, index_server: IndexServer
+) -> None:
+    """The legacy backend, as pip uses it, with a real setuptools wheel that the build
+    constraints pin and hash, served by the loopback index."""
+    setuptools = real_wheel("setuptools")
+    shutil.copy(setuptools, index_server.root)
+    sdist = legacy_sdist(index_server.root, "oldstyle", "1.0")
+    write(Path("requirements.txt"), pin(sdist))
+    version = setuptools.name.split("-")[1]
+    write(Path("build.txt"), f"setuptools=={version} --hash=sha256:{sha256_of(setuptools)}\n")
+
+    code, _out, err = sync("requirements.txt", "--build-constraint", "build.txt")
+
+    assert code == 0, err
+    assert imports(venv, "oldstyle") == "1.0"
+
+
+def test_build_hashes_verify_builds_with_unpinned_build_requirements(
+    sync: Sync, venv: Path, index_server: IndexServer
+) -> None:
+    """``--build-hashes verify`` is pip's and uv's behaviour: unpinned build requirements are
+    installed unchecked, with a warning each."""
+    build_wheel(index_server.root, "helper", "1.0")
+    sdist = build_sdist_project(
+        index_server.root, "needy", "1.0", build_requires=["helper"], imports=["helper"]
+    )
+    write(Path("requirements.txt"), pin(sdist))
+
+    code, _out, err = sync("requirements.txt", "--build-hashes", "verify")
+
+    assert code == 0, err
+    assert "helper" in err and "WARNING" in err, err
+
+
+def test_a_dependency_of_a_build_dependency_must_be_pinned_too_and_dry_run_says_so(
+    sync: Sync, venv: Path, index_server: IndexServer, build_log: Path
+) -> None:
+    """The build environment's install is hash-checked like any other: its whole closure
+    must be pinned. ``--dry-run`` plans it, so it refuses what the sync would refuse."""
+    base = build_wheel(index_server.root, "base", "1.0")
+    helper = build_wheel(index_server.root, "helper", "1.0", requires=["base"])
+    sdist = build_sdist_project(index_server.root, "needy", "1.0", build_requires=["helper"])
+    write(Path("requirements.txt"), pin(sdist))
+    write(Path("build.txt"), pin(helper))
+
+    for args in (("--dry-run",), ()):
+        code, _out, err = sync("requirements.txt", "--build-constraint", "build.txt", *args)
+        assert code == 2, err
+        assert "to build needy-1.0.tar.gz" in err and "base" in err, err
+    assert not build_log.exists()
+
+    write(Path("build.txt"), pin(helper) + pin(base))
     assert sync("requirements.txt", "--build-constraint", "build.txt")[0] == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distbuilder import build_sdist, build_wheel, sha256_of
+from distbuilder import build_sdist, build_sdist_project, build_wheel, sha256_of
 from helpers import SHA_A, write
 from indexserver import IndexServer
 
@@ -363,15 +363,15 @@ def test_ec37_ec42_allowed_sdist_beats_better_wheel_with_build_warning(
     run: Run, dist_dir: Path, workdir: Path, index_server: IndexServer
 ) -> None:
     """EC37/EC42: only the sdist hash is allowed while a wheel exists: the sdist is chosen
-    (the wheel is rejected by its advertised digest) and a warning says it must be built."""
+    (the wheel is rejected by its advertised digest) and the plan builds it."""
     build_wheel(dist_dir, "a", "1.0")
-    sdist = build_sdist(dist_dir, "a", "1.0")
+    sdist = build_sdist_project(dist_dir, "a", "1.0")
     reqs(workdir, f"a==1.0 {hashed(sdist)}\n")
     code, plan = run()
     assert code == 0, plan
     (action,) = plan["actions"]
     assert action["file"] == "a-1.0.tar.gz" and action["sha256"] == sha256_of(sdist)
-    assert any("a-1.0.tar.gz is an sdist: it must be built" in w for w in plan["warnings"])
+    assert action["build"]["sdist"] == "a-1.0.tar.gz"
     assert "/files/a-1.0-py3-none-any.whl" not in archive_gets(index_server)
 
 
@@ -562,7 +562,7 @@ def test_ec44_ec45_tampered_archive_fails_over_to_the_next_allowed_file(
     with a warning saying what happened."""
     index_server.advertise, index_server.metadata = "none", False
     wheel = build_wheel(dist_dir, "a", "1.0")
-    sdist = build_sdist(dist_dir, "a", "1.0")
+    sdist = build_sdist_project(dist_dir, "a", "1.0")
     index_server.tampered[wheel.name] = b"PK evil bytes"
     reqs(workdir, f"a==1.0 {hashed(wheel, sdist)}\n")
     code, plan = run()
@@ -572,7 +572,7 @@ def test_ec44_ec45_tampered_archive_fails_over_to_the_next_allowed_file(
     mismatch = f"{wheel.name} from {index_server.index_url} does not match any allowed hash"
     assert mismatch in warnings
     assert "trying the next allowed file" in warnings
-    assert "a-1.0.tar.gz is an sdist: it must be built" in warnings
+    assert plan["actions"][0]["build"]["sdist"] == sdist.name
 
 
 def test_ec44_every_allowed_file_tampered_is_exit_3_in_json(
@@ -866,7 +866,7 @@ def test_text_output_one_line_per_action(
 ) -> None:
     """Without ``--format``: "would install NAME VERSION (FILE from INDEX): reason"."""
     a = build_wheel(dist_dir, "a", "1.0")
-    b = build_sdist(dist_dir, "b", "2.0")
+    b = build_sdist_project(dist_dir, "b", "2.0")
     reqs(workdir, f"a==1.0 {hashed(a)}\nb==2.0 {hashed(b)}\n")
     argv = ["sync", "--dry-run", "requirements.txt", "--venv", str(venv), "--no-input"]
     code = main([*argv, "-i", index_server.index_url, "--cache-dir", str(cache_dir)])
@@ -875,8 +875,8 @@ def test_text_output_one_line_per_action(
     assert out.splitlines() == [
         f"would install a 1.0 ({a.name} from {index_server.index_url}): not installed",
         f"would install b 2.0 ({b.name} from {index_server.index_url}): not installed",
+        "    built from source with project_backend, which needs nothing",
     ]
-    assert "WARNING: b-2.0.tar.gz is an sdist: it must be built" in err
 
 
 def test_json_has_the_documented_keys(run: Run, dist_dir: Path, workdir: Path) -> None:

@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from pathlib import Path
 from pyproject_hooks import (
     BackendUnavailable,
     BuildBackendHookCaller,
+    BuildBackendWarning,
     HookMissing,
     UnsupportedOperation,
 )
@@ -184,8 +186,12 @@ def build_wheels(
     wheel_dir.mkdir(parents=True, exist_ok=True)
     key = settings_key(target, config_settings, build_pins)
     builder = _Builder(target, fill, cache, config_settings, log_dir, wheel_dir, key)
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
-        futures = [pool.submit(builder.build, job) for job in jobs]
+    # pyproject_hooks re-raises the backend's warnings in this process; they are the build's
+    # output, shown (like the rest of it) only in its log when it fails, never on a success.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BuildBackendWarning)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
+            futures = [pool.submit(builder.build, job) for job in jobs]
     errors = [error for future in futures if (error := future.exception()) is not None]
     failed = [error for error in errors if isinstance(error, BuildError)]
     if len(failed) < len(errors):

@@ -24,7 +24,7 @@ from pip_hashsync.resolve.buildpins import (
     explain_missing_build_pins,
     pin_build_requires,
 )
-from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild
+from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild, write_pins
 from pip_hashsync.settings.request import SyncRequest
 
 
@@ -136,15 +136,7 @@ def _install_into(
     with tempfile.TemporaryDirectory(prefix="pip-hashsync-build-") as folder:
         wanted = Path(folder, "build-requirements.txt")
         wanted.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        constraints = Path(folder, "build-constraints.txt")
-        constraints.write_text(
-            "".join(
-                f"{line.text} {' '.join(f'--hash={d}' for d in line.hashes)}\n"
-                for group in (pins.pins.values() if pins else ())
-                for line in group
-            ),
-            encoding="utf-8",
-        )
+        constraints = [str(write_pins(pins, Path(folder, "build-constraints.txt")))] if pins else []
         options = {
             k: v
             for k, v in request.pip_options.items()
@@ -154,7 +146,7 @@ def _install_into(
             options["no-require-hashes"] = True
         nested = SyncRequest(
             files=[str(wanted)],
-            constraints=[str(constraints)],
+            constraints=constraints,
             python=str(env.python),
             pip_options=options,
             additive=True,

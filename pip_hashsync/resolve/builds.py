@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pip_hashsync.archives.cache import ArchiveCache
 from pip_hashsync.archives.fetch import Archive, FetchRequest, fetch
@@ -50,6 +51,20 @@ class PlannedBuild:
             "backend": self.backend,
             "requires": list(self.requires),
         }
+
+
+def write_pins(pins: BuildPins, path: Path) -> Path:
+    """Every pin as a constraints file, hashes included, for pip-hashsync's own install
+    into a build environment: the build constraints complete its closure."""
+    path.write_text(
+        "".join(
+            f"{line.text} {' '.join(f'--hash={d}' for d in line.hashes)}\n"
+            for group in pins.pins.values()
+            for line in group
+        ),
+        encoding="utf-8",
+    )
+    return path
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,6 @@ from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.requirements.reader import Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
-from pip_hashsync.resolve.buildpins import read_build_pins
-from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild, plan_builds
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.resolve.local import LocalBuild, is_local
 from pip_hashsync.resolve.pins import resolve_pins
@@ -46,6 +44,7 @@ from pip_hashsync.urls import path_to_url, redact
 
 if TYPE_CHECKING:
     from pip_hashsync.archives.build import FillEnv
+    from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild
     from pip_hashsync.settings.request import Located
 
 
@@ -136,6 +135,7 @@ def plan_sync(
     located: Located | None = None,
     cache: ArchiveCache | None = None,
     offline: bool = False,
+    fresh: bool = False,
     fill: FillEnv | None = None,
 ) -> SyncPlan:
     """Decide what ``sync`` would do; never changes the environment.
@@ -143,8 +143,10 @@ def plan_sync(
     The target and the settings are found from the request unless ``located`` gives
     them. With a ``cache``, archives already
     in it stand in for the index in hash-checking mode (a warm sync reads no index page);
-    ``offline`` forbids reading the index at all. Local projects and checkouts are built
-    (see :mod:`~pip_hashsync.resolve.local`) in build environments that ``fill`` fills.
+    ``offline`` forbids reading the index at all; ``fresh`` plans for a new, empty
+    environment of the target's interpreter (a build environment). Local projects and
+    checkouts are built (see :mod:`~pip_hashsync.resolve.local`) in build environments
+    that ``fill`` fills.
     """
     new_venv = located is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
@@ -177,7 +179,7 @@ def plan_sync(
     if not mode.enabled and any(is_local(r) for r in wanted):
         wanted = _build_local(plan, wanted, target, settings, fill)
     allowed = rules.allowed_hashes(lines, applies)
-    installed = {} if new_venv else scan(target.site_dirs())
+    installed = {} if new_venv or fresh else scan(target.site_dirs())
     run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
     plan.allowed = allowed
     plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
@@ -251,7 +253,11 @@ def _build_local(
 
 def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline: bool) -> None:
     """Fetch and read every sdist the plan builds, and settle its build requirements
-    against the pins (an absent cache: the per-user one, as the real sync uses)."""
+    against the pins (an absent cache: the per-user one, as the real sync uses). Imported
+    here: a plan without sdists needs none of it."""
+    from pip_hashsync.resolve.buildpins import read_build_pins
+    from pip_hashsync.resolve.builds import BuildSettings, plan_builds, write_pins
+
     pins, problems, warnings = read_build_pins(
         run.settings.build_constraints, run.lines, run.applies, run.request.build_hashes
     )
@@ -279,13 +285,47 @@ def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline:
             cache=own_cache,
             offline=offline,
         )
+        plan.build_settings = settings
+        plan.problems.extend(problems)
+        plan.warnings.extend(warnings)
+        if not plan.problems:
+            with tempfile.TemporaryDirectory(prefix="pip-hashsync-plan-") as folder:
+                pins_file = write_pins(pins, Path(folder, "build-constraints.txt"))
+                for build in plan.builds.values():
+                    plan.problems.extend(
+                        _plan_build_environment(run, build, pins_file, own_cache, offline)
+                    )
     finally:
         client.close()
         if cache is None:
             own_cache.close()
-    plan.build_settings = settings
-    plan.problems.extend(problems)
-    plan.warnings.extend(warnings)
+
+
+def _plan_build_environment(
+    run: _Run, build: PlannedBuild, pins_file: Path, cache: ArchiveCache, offline: bool
+) -> list[Problem]:
+    """Plan now the install that fills ``build``'s environment with its
+    ``build-system.requires``, so that ``--dry-run`` reports what the build would refuse:
+    a dependency of a build dependency that no pin names, a file that fails its hash."""
+    if not build.requires:
+        return []
+    verify = run.request.build_hashes == "verify"
+    settings = replace(
+        run.settings,
+        constraints=(str(pins_file),),
+        require_hashes=False,
+        no_require_hashes=verify,
+        sources={**run.settings.sources, "no-require-hashes": "--build-hashes verify"},
+    )
+    request = SyncRequest(
+        files=(), arguments=build.requires, additive=True, closure_from_constraints=True
+    )
+    located: Located = (run.target, settings, [])
+    nested = plan_sync(request, located=located, cache=cache, offline=offline, fresh=True)
+    return [
+        Problem(p.kind, f"to build {build.sdist.filename}: {p.message}", p.source, p.name)
+        for p in nested.problems
+    ]
 
 
 def _listed(run: _Run) -> Iterable[Requirement]:
@@ -399,12 +439,6 @@ def _resolve(
     plan.metadata = {
         key: known for key, c in chosen.items() if (known := metadata.known(c)) is not None
     }
-    plan.warnings.extend(
-        f"{c.files[0].filename} is an sdist: it must be built, because no allowed wheel suits "
-        "the target"
-        for c in chosen.values()
-        if not c.files[0].is_wheel
-    )
     return chosen
 
 
