@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -92,6 +93,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "sync. Nothing is ever removed. tox and scripts use it.",
     )
     install.add_argument("requirements", nargs="*", metavar="REQUIREMENT")
+    install.add_argument(
+        "-e", "--editable", action="append", default=[], metavar="PATH_OR_URL", dest="editables",
+        help="install a local project folder (or a git URL) in editable mode (PEP 660)",
+    )  # fmt: skip
     install.add_argument(
         "-r", "--requirement", action="append", default=[], metavar="FILE", dest="files",
         help="requirements file (may be repeated)",
@@ -350,7 +355,7 @@ def _sync_request(args: argparse.Namespace) -> SyncRequest:
         trust_installed=args.trust_installed,
         allow_empty=args.allow_empty,
         additive=additive,
-        arguments=args.requirements if additive else (),
+        arguments=_install_arguments(args) if additive else (),
         no_deps=additive and args.no_deps,
         upgrade=additive and args.upgrade,
         force_reinstall=additive and args.force_reinstall,
@@ -359,8 +364,13 @@ def _sync_request(args: argparse.Namespace) -> SyncRequest:
     )
 
 
+def _install_arguments(args: argparse.Namespace) -> list[str]:
+    """``install``'s requirement arguments, ``-e`` ones as the editable lines they are."""
+    return [*(f"-e {shlex.quote(e)}" for e in args.editables), *args.requirements]
+
+
 def _run_install(args: argparse.Namespace) -> int:
-    if not args.files and not args.requirements:
+    if not args.files and not args.requirements and not args.editables:
         print("ERROR: You must give at least one requirement to install", file=sys.stderr)
         return ExitCode.BAD_INPUT
     args.check = False
@@ -387,9 +397,12 @@ def _run_sync(args: argparse.Namespace) -> int:
 
 
 def _print_plan(request: SyncRequest, output: str) -> int:
+    from pip_hashsync.commands.sync import local_fill
     from pip_hashsync.resolve.planner import plan_sync
 
-    plan = plan_sync(request)
+    plan = plan_sync(request, fill=local_fill(request, lambda line: print(line, file=sys.stderr)))
+    if plan.workspace is not None:
+        plan.workspace.cleanup()
     if output == "json":
         print(json.dumps(plan.to_json(), indent=2))
         return plan.exit_code

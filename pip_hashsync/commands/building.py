@@ -19,7 +19,11 @@ from pip_hashsync.archives.build import BuildEnv, BuildJob, build_wheels
 from pip_hashsync.archives.cache import BuiltWheel, BuiltWheelCache
 from pip_hashsync.environment.target import Target
 from pip_hashsync.errors import HashsyncError, render_problems
-from pip_hashsync.resolve.buildpins import explain_missing_build_pins, pin_build_requires
+from pip_hashsync.resolve.buildpins import (
+    BuildPins,
+    explain_missing_build_pins,
+    pin_build_requires,
+)
 from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild, write_pins
 from pip_hashsync.settings.request import SyncRequest
 
@@ -97,35 +101,52 @@ def _filler(
                 say(f"WARNING: {warning}")
             lines = needs.lines
         if lines:
-            _install_into(env, lines, request, settings, say)
+            _install_into(env, lines, request, settings.pins, say, verify=settings.mode == "verify")
 
     return fill
+
+
+def fill_unpinned(
+    env: BuildEnv,
+    requires: Sequence[str],
+    why: str,
+    *,
+    request: SyncRequest,
+    say: Callable[[str], None],
+) -> None:
+    """The ``fill`` of local projects' builds outside hash-checking mode: what the backend
+    asks for, resolved from the indexes as any requirement is there (no pins, no hashes)."""
+    if requires:
+        _install_into(env, requires, request, None, say, verify=True)
 
 
 def _install_into(
     env: BuildEnv,
     lines: Sequence[str],
     request: SyncRequest,
-    settings: BuildSettings,
+    pins: BuildPins | None,
     say: Callable[[str], None],
+    *,
+    verify: bool,
 ) -> None:
-    """pip-hashsync's own ``install`` of ``lines`` into the build environment."""
+    """pip-hashsync's own ``install`` of ``lines`` into the build environment, with the
+    ``pins`` as constraints; ``verify``: hashes checked where given, not required."""
     from pip_hashsync.commands.sync import ApplyOptions, run  # the command that called us
 
     with tempfile.TemporaryDirectory(prefix="pip-hashsync-build-") as folder:
         wanted = Path(folder, "build-requirements.txt")
         wanted.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        pins = write_pins(settings.pins, Path(folder, "build-constraints.txt"))
+        constraints = [str(write_pins(pins, Path(folder, "build-constraints.txt")))] if pins else []
         options = {
             k: v
             for k, v in request.pip_options.items()
             if k not in ("constraint", "build_constraint")
         }
-        if settings.mode == "verify":
+        if verify:
             options["no-require-hashes"] = True
         nested = SyncRequest(
             files=[str(wanted)],
-            constraints=[str(pins)],
+            constraints=constraints,
             python=str(env.python),
             pip_options=options,
             additive=True,

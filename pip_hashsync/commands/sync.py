@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +35,7 @@ from pip_hashsync.settings.request import SyncRequest, cache_dir_of, locate
 from pip_hashsync.urls import redact
 
 if TYPE_CHECKING:
+    from pip_hashsync.archives.build import BuildEnv, FillEnv
     from pip_hashsync.settings.request import Located
 
 #: Called with (filename, bytes so far, total or None) while archives download.
@@ -116,29 +117,64 @@ def run(
             interrupted = recover(target)
             if interrupted:
                 say(interrupted)
-            plan = plan_sync(request, located=located, cache=cache, offline=options.offline)
-            outcome = Outcome(plan)
-            changes = [a for a in plan.actions if a.changes]
-            if plan.problems or not changes:
-                return _finish(outcome, started)
-            if options.check:
-                outcome.drift = True
-                return _finish(outcome, started)
-            archives = _fetch(plan, changes, cache, options, progress, outcome)
-            with tempfile.TemporaryDirectory(prefix="pip-hashsync-built-") as scratch:
-                built = _build(request, plan, target, cache_dir, options, Path(scratch), say)
-                check_wheels(
-                    {**archives, **{k: _as_archive(archives[k], w) for k, w in built.items()}},
-                    {k: m for k, m in plan.metadata.items() if k not in built},
+            plan = plan_sync(
+                request, located=located, cache=cache, offline=options.offline,
+                fill=local_fill(request, say),
+            )  # fmt: skip
+            try:
+                outcome = _carry_out(
+                    request, plan, target, cache, cache_dir, options, progress, say
                 )
-                if cache.notice:
-                    outcome.notices.append(cache.notice)
-                unpacked = UnpackedCache(cache_dir) if cache_dir and not cache.notice else None
-                _transact(target, plan, changes, archives, built, options, outcome, unpacked)
-            outcome.done = changes
+            finally:
+                if plan.workspace is not None:
+                    plan.workspace.cleanup()
     finally:
         cache.close()
     return _finish(outcome, started)
+
+
+def _carry_out(
+    request: SyncRequest,
+    plan: SyncPlan,
+    target: Target,
+    cache: ArchiveCache,
+    cache_dir: Path | None,
+    options: ApplyOptions,
+    progress: Progress | None,
+    say: Callable[[str], None],
+) -> Outcome:
+    """Fetch, build and install what ``plan`` changes (for ``--check``, only say so)."""
+    outcome = Outcome(plan)
+    changes = [a for a in plan.actions if a.changes]
+    if plan.problems or not changes:
+        return outcome
+    if options.check:
+        outcome.drift = True
+        return outcome
+    archives = _fetch(plan, changes, cache, options, progress, outcome)
+    with tempfile.TemporaryDirectory(prefix="pip-hashsync-built-") as scratch:
+        built = _build(request, plan, target, cache_dir, options, Path(scratch), say)
+        check_wheels(
+            {**archives, **{k: _as_archive(archives[k], w) for k, w in built.items()}},
+            {k: m for k, m in plan.metadata.items() if k not in built},
+        )
+        if cache.notice:
+            outcome.notices.append(cache.notice)
+        unpacked = UnpackedCache(cache_dir) if cache_dir and not cache.notice else None
+        _transact(target, plan, changes, archives, built, options, outcome, unpacked)
+    outcome.done = changes
+    return outcome
+
+
+def local_fill(request: SyncRequest, say: Callable[[str], None]) -> FillEnv:
+    """The ``fill`` of local projects' build environments (imported only when one is built)."""
+
+    def fill(env: BuildEnv, requires: Sequence[str], why: str) -> None:
+        from pip_hashsync.commands.building import fill_unpinned
+
+        fill_unpinned(env, requires, why, request=request, say=say)
+
+    return fill
 
 
 def _finish(outcome: Outcome, started: float) -> Outcome:
@@ -190,7 +226,11 @@ def _fetch(
     outcome: Outcome,
 ) -> dict[str, Archive]:
     assert plan.settings is not None
-    requests = [FetchRequest(a.key, a.files, plan.allowed.get(a.key)) for a in changes if a.files]
+    requests = [
+        FetchRequest(a.key, a.files, plan.allowed.get(a.key))
+        for a in changes
+        if a.files and a.key not in plan.local
+    ]
     client = HttpClient(HttpSettings.from_settings(plan.settings))
     try:
         archives, notices = fetch(
@@ -200,7 +240,19 @@ def _fetch(
     finally:
         client.close()
     outcome.notices.extend(notices)
-    return archives
+    return {
+        **archives,
+        **{a.key: _local_archive(a.key, plan) for a in changes if a.key in plan.local},
+    }
+
+
+def _local_archive(key: str, plan: SyncPlan) -> Archive:
+    """The wheel built from a local project or checkout while planning."""
+    build = plan.local[key]
+    return Archive(
+        key, build.wheel.path, build.wheel.path.name, build.direct_url["url"], "local build",
+        {"sha256": build.wheel.sha256},
+    )  # fmt: skip
 
 
 def _transact(
@@ -252,8 +304,14 @@ def _wheel(
     """What to install for ``archive``: the wheel itself, or the wheel ``built`` from it
     (its provenance is still the sdist, the hash the requirements file allowed)."""
     url = plan.direct_urls.get(archive.key)
+    local = plan.local.get(archive.key)
     direct_url = (
-        {"url": redact(url.split("#", 1)[0]), "archive_info": {"hashes": dict(archive.digests)}}
+        dict(local.direct_url)
+        if local
+        else {
+            "url": redact(url.split("#", 1)[0]),
+            "archive_info": {"hashes": dict(archive.digests)},
+        }
         if url
         else None
     )
@@ -267,5 +325,5 @@ def _wheel(
             built.sha256 if built else None,
         ),
         direct_url=direct_url,
-        unpacked=None if built else unpacked,
+        unpacked=None if built or local else unpacked,
     )

@@ -59,6 +59,9 @@ class PlanRules:
     force_reinstall: bool = False
     #: The specifier each project's lines ask for (``install`` keeps what satisfies it).
     wanted: Mapping[str, SpecifierSet] = field(default_factory=dict)
+    #: Installed projects that do not stand for their line whatever their version, and why
+    #: (a local project or checkout installed from another source, or rebuilt differently).
+    stale: Mapping[str, str] = field(default_factory=dict)
 
 
 def make_plan(
@@ -98,9 +101,10 @@ def _action_for(
     if dist is None:
         return Action("install", candidate.name, version, None, files, "not installed")
     proven, why = _proven(dist, allowed, rules)
-    if rules.force_reinstall:
+    if rules.force_reinstall or candidate.key in rules.stale:
         kind = "reinstall" if dist.version == version else "replace"
-        return Action(kind, candidate.name, version, dist.version, files, "--force-reinstall")
+        why = "--force-reinstall" if rules.force_reinstall else rules.stale[candidate.key]
+        return Action(kind, candidate.name, version, dist.version, files, why)
     wanted = rules.wanted.get(candidate.key, SpecifierSet())
     keeps = rules.additive and not rules.upgrade and proven
     if keeps and wanted.contains(dist.version, prereleases=True):

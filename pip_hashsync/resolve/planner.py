@@ -9,6 +9,7 @@ nothing here changes the environment.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,7 @@ from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.requirements.reader import Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
+from pip_hashsync.resolve.local import LocalBuild, is_local
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
 from pip_hashsync.resolve.provider import HashAwareProvider, Policy, TargetFacts, Want
@@ -41,6 +43,7 @@ from pip_hashsync.settings.request import SyncRequest, cache_dir_of, locate, rea
 from pip_hashsync.urls import path_to_url, redact
 
 if TYPE_CHECKING:
+    from pip_hashsync.archives.build import FillEnv
     from pip_hashsync.resolve.builds import BuildSettings, PlannedBuild
     from pip_hashsync.settings.request import Located
 
@@ -66,6 +69,10 @@ class SyncPlan:
     #: The sdists to build, by project, and what their builds share.
     builds: Mapping[str, PlannedBuild] = field(default_factory=dict)
     build_settings: BuildSettings | None = None
+    #: Local projects and checkouts built while planning, by project; their wheels live in
+    #: ``workspace`` until the plan is carried out.
+    local: Mapping[str, LocalBuild] = field(default_factory=dict)
+    workspace: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -129,6 +136,7 @@ def plan_sync(
     cache: ArchiveCache | None = None,
     offline: bool = False,
     fresh: bool = False,
+    fill: FillEnv | None = None,
 ) -> SyncPlan:
     """Decide what ``sync`` would do; never changes the environment.
 
@@ -136,7 +144,9 @@ def plan_sync(
     them. With a ``cache``, archives already
     in it stand in for the index in hash-checking mode (a warm sync reads no index page);
     ``offline`` forbids reading the index at all; ``fresh`` plans for a new, empty
-    environment of the target's interpreter (a build environment).
+    environment of the target's interpreter (a build environment). Local projects and
+    checkouts are built (see :mod:`~pip_hashsync.resolve.local`) in build environments
+    that ``fill`` fills.
     """
     new_venv = located is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
@@ -166,6 +176,8 @@ def plan_sync(
         )
         plan.problems.append(Problem("empty", message))
         return plan
+    if not mode.enabled and any(is_local(r) for r in wanted):
+        wanted = _build_local(plan, wanted, target, settings, fill)
     allowed = rules.allowed_hashes(lines, applies)
     installed = {} if new_venv or fresh else scan(target.site_dirs())
     run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
@@ -198,11 +210,45 @@ def plan_sync(
         upgrade=request.upgrade,
         force_reinstall=request.force_reinstall,
         wanted=_wanted_specifiers(wanted, lines.constraints, applies),
+        stale={
+            key: why
+            for key, build in plan.local.items()
+            if key in installed and (why := build.differs(installed[key]))
+        },
     )
     plan.actions = make_plan(resolved, installed, allowed, plan_rules)
     if any(a.changes and a.file is not None and not a.file.is_wheel for a in plan.actions):
         _plan_builds(run, plan, cache, offline)
     return plan
+
+
+def _build_local(
+    plan: SyncPlan,
+    wanted: list[Requirement],
+    target: Target,
+    settings: Settings,
+    fill: FillEnv | None,
+) -> list[Requirement]:
+    """Build the local and VCS lines of ``wanted`` into ``plan.local``; ``wanted`` with
+    those lines named as their projects are."""
+    if fill is None:
+        raise ValueError("planning local projects needs a fill callback for build environments")
+    from pip_hashsync.resolve.local import build_local
+
+    plan.workspace = tempfile.TemporaryDirectory(prefix="pip-hashsync-local-")
+    local = [r for r in wanted if is_local(r)]
+    built = build_local(
+        local,
+        target=target,
+        fill=fill,
+        config_settings=settings.config_settings,
+        scratch=Path(plan.workspace.name),
+        log_dir=Path(cache_dir_of(settings) or tempfile.gettempdir(), "build-logs"),
+        workers=min(os.cpu_count() or 1, 4),
+    )
+    plan.local = {build.link.name: build for build in built}
+    named = iter(built)
+    return [next(named).line if is_local(r) else r for r in wanted]
 
 
 def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline: bool) -> None:
@@ -353,7 +399,9 @@ def _resolve(
         closed=mode.enabled or not run.request.additive,
         listed=frozenset(r.key for r in _listed(run) if r.key),
         no_deps=run.request.no_deps,
+        direct_files={build.line.url or "": build.link for build in plan.local.values()},
     )
+    source.verified_urls.update(build.link.url for build in plan.local.values())
     roots = [
         Want(line.key or "", frozenset(line.extras), line.specifier, line.url, line)
         for line in run.wanted

@@ -122,6 +122,9 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     listed: frozenset[str]
     #: ``install --no-deps``: dependencies are neither resolved nor checked (EC18).
     no_deps: bool = False
+    #: The file of each direct URL that is not an archive: the wheel built from a local
+    #: project or checkout (see :mod:`~pip_hashsync.resolve.local`).
+    direct_files: Mapping[str, FileLink] = field(default_factory=dict)
     #: For each identifier (project and extras), who first required it: (parent candidate,
     #: line) — a line for the roots. Keyed with extras, because an extra is asked for by
     #: whoever names it, not by the project's own line (EC19).
@@ -162,7 +165,10 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         for want in wants:
             specifier &= want.specifier
         url = next((w.url for w in wants if w.url), None)
-        offered = [_link_for_url(url, key)] if url else list(self.files_of(key))
+        if url:
+            offered = [self.direct_files.get(url) or _link_for_url(url, key)]
+        else:
+            offered = list(self.files_of(key))
         by_version = self._sort(key, specifier, offered)
         return [
             Candidate(key, files[0].name, version, tuple(files), extras, url)
