@@ -293,3 +293,23 @@ def test_a_dependency_of_a_build_dependency_must_be_pinned_too_and_dry_run_says_
 
     write(Path("build.txt"), pin(helper) + pin(base))
     assert sync("requirements.txt", "--build-constraint", "build.txt")[0] == 0
+
+
+def test_a_build_dependency_that_is_only_an_sdist_is_refused(
+    sync: Sync, venv: Path, index_server: IndexServer, build_log: Path
+) -> None:
+    """Build environments take wheels only: a build dependency that is itself only an sdist
+    would need a build of its own (and a backend that builds itself, forever). Exit 3,
+    naming it, before anything is built. uv builds it; pip too, unpinned."""
+    helper = build_sdist_project(index_server.root, "helper", "1.0")
+    sdist = build_sdist_project(index_server.root, "needy", "1.0", build_requires=["helper"])
+    write(Path("requirements.txt"), pin(sdist))
+    write(Path("build.txt"), pin(helper))
+    before = snapshot(venv)
+
+    code, _out, err = sync("requirements.txt", "--build-constraint", "build.txt")
+
+    assert code == 3, err
+    assert "helper-1.0.tar.gz" in err and "only an sdist" in err, err
+    assert snapshot(venv) == before
+    assert not build_log.exists()

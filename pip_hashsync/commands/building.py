@@ -137,11 +137,10 @@ def _install_into(
         wanted = Path(folder, "build-requirements.txt")
         wanted.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
         constraints = [str(write_pins(pins, Path(folder, "build-constraints.txt")))] if pins else []
-        options = {
-            k: v
-            for k, v in request.pip_options.items()
-            if k not in ("constraint", "build_constraint")
-        }
+        options = {k: v for k, v in request.pip_options.items() if k != "constraint"}
+        # Build dependencies come as wheels: one that is only an sdist would need a build
+        # environment of its own, and a backend that builds itself would never end.
+        options["only-binary"] = [":all:"]
         if verify:
             options["no-require-hashes"] = True
         nested = SyncRequest(

@@ -315,6 +315,8 @@ def _plan_build_environment(
         constraints=(str(pins_file),),
         require_hashes=False,
         no_require_hashes=verify,
+        only_binary=frozenset({":all:"}),  # as the build itself installs them
+        no_binary=frozenset(),
         sources={**run.settings.sources, "no-require-hashes": "--build-hashes verify"},
     )
     request = SyncRequest(
