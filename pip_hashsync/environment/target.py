@@ -458,12 +458,19 @@ def default_cache_dir() -> Path:
     return Path(base, "pip-hashsync")
 
 
+#: What pip-sync (pip-tools) never removes, canonical; its ``setuptools`` is ours below 3.12.
+_PIP_TOOLS_KEEPS = (
+    "-markerlib", "pip", "pip-tools", "pip-review", "pkg-resources", "wsgiref", "argparse",
+    "python", "distribute",
+)  # fmt: skip
+
+
 def protected_names(target: Target, keep: Iterable[str] = ()) -> frozenset[str]:
-    """Canonical names ``sync`` never removes (design policy 9, EC59): the installers, the
-    setuptools set on targets below 3.12, and ``--keep`` names. Their dependency closure in
-    the target is added by the planner."""
-    names = {"pip", "pip-hashsync", "pkg-resources", "-markerlib"}
+    """Canonical names ``sync`` never removes (design policy 9, EC59): the installers,
+    pip-tools' list (what pip-sync never removes), the setuptools set on targets below 3.12,
+    and ``--keep`` names. Their dependency closure in the target is added by the planner."""
+    names = set(_PIP_TOOLS_KEEPS) | {"pip-hashsync"}
     major, minor = (int(part) for part in target.python_version.split(".")[:2])
     if (major, minor) < (3, 12):
-        names |= {"setuptools", "distribute", "wheel"}
+        names |= {"setuptools", "wheel"}
     return frozenset(names | {canonicalize_name(name) for name in keep})
