@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from distbuilder import build_wheel, sha256_of
+from helpers import write
+from indexserver import IndexServer
 
 from pip_hashsync.environment.target import introspect, protected_names
 
@@ -23,3 +26,35 @@ def test_protected_names_include_pip_tools_list() -> None:
         "pip-tools", "pip-review", "wsgiref", "argparse", "python", "distribute",
         "pkg-resources", "-markerlib", "pip", "pip-hashsync",
     } <= names  # fmt: skip
+
+
+def _sync(*args: str) -> tuple[int, str, str]:
+    """``pip-hashsync sync ARGS`` in a process of its own -> (exit code, out, err)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip_hashsync", "sync", *args, "--no-input"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in done.stdout + done.stderr
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_failed_first_sync_leaves_no_venv(
+    index_server: IndexServer, workdir: Path, tmp_path: Path
+) -> None:
+    """pip 26.3 leaves nothing behind when a hash fails (it checks every archive before it
+    installs, and creates no environment); ``uv venv`` is a step of its own, and uv's
+    ``pip sync`` refuses a missing environment. A ``--venv`` this run created goes when the
+    run fails, whether planning (exit 2) or an archive (exit 3) failed; one that existed
+    stays."""
+    alpha = build_wheel(index_server.root, "alpha", "1.0")
+    write(workdir / "good.txt", f"alpha==1.0 --hash=sha256:{sha256_of(alpha)}\n")
+    write(workdir / "bad.txt", f"alpha==1.0 --hash=sha256:{'0' * 64}\n")
+    write(workdir / "unhashed.txt", f"alpha==1.0 --hash=sha256:{sha256_of(alpha)}\nbeta\n")
+    index = ["-i", index_server.index_url, "--cache-dir", str(tmp_path / "cache")]
+    venv = tmp_path / "new" / "venv"
+    for lock, code in (("bad.txt", 3), ("unhashed.txt", 2)):
+        assert _sync(lock, "--venv", str(venv), *index)[0] == code
+        assert not venv.exists()
+    assert _sync("good.txt", "--venv", str(venv), *index)[0] == 0
+    assert _sync("bad.txt", "--venv", str(venv), *index)[0] == 3
+    assert (venv / "pyvenv.cfg").is_file()
