@@ -4,6 +4,8 @@ failed run created, and targets of every Python pip-hashsync supports."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,11 +30,11 @@ def test_protected_names_include_pip_tools_list() -> None:
     } <= names  # fmt: skip
 
 
-def _sync(*args: str) -> tuple[int, str, str]:
+def _sync(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """``pip-hashsync sync ARGS`` in a process of its own -> (exit code, out, err)."""
     done = subprocess.run(
         [sys.executable, "-m", "pip_hashsync", "sync", *args, "--no-input"],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     assert "Traceback" not in done.stdout + done.stderr
     return done.returncode, done.stdout, done.stderr
@@ -58,3 +60,37 @@ def test_failed_first_sync_leaves_no_venv(
     assert _sync("good.txt", "--venv", str(venv), *index)[0] == 0
     assert _sync("bad.txt", "--venv", str(venv), *index)[0] == 3
     assert (venv / "pyvenv.cfg").is_file()
+
+
+def _env_with(**variables: str) -> dict[str, str]:
+    return {**os.environ, **variables}
+
+
+def test_activated_venv_is_the_target(
+    index_server: IndexServer, workdir: Path, tmp_path: Path
+) -> None:
+    """With ``VIRTUAL_ENV`` set and neither ``--python`` nor ``--venv``, uv 0.13 targets
+    that venv ("Using Python 3.12.1 environment at: ve"); pip 26.3 installs into the
+    environment it runs in, which an activated venv's own pip is. We target the venv, as
+    uv does (pip-hashsync usually runs from an environment of its own, pipx-style), and
+    name the target on every sync that changes something. A ``VIRTUAL_ENV`` that is not a
+    venv is an error, as in uv. The dry run comes first: were the target still the running
+    interpreter, the real sync would strip the test's own environment."""
+    alpha = build_wheel(index_server.root, "alpha", "1.0")
+    write(workdir / "requirements.txt", f"alpha==1.0 --hash=sha256:{sha256_of(alpha)}\n")
+    venv = tmp_path / "activated"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    index = ["-i", index_server.index_url, "--cache-dir", str(tmp_path / "cache")]
+    activated = _env_with(VIRTUAL_ENV=str(venv))
+    code, out, _ = _sync("requirements.txt", "--dry-run", "--format", "json", *index, env=activated)
+    assert code == 0
+    assert json.loads(out)["target"]["python"] == str(venv / "bin" / "python")
+    code, out, _ = _sync("requirements.txt", *index, env=activated)
+    assert code == 0
+    assert f"environment at: {venv}" in out
+    assert list(venv.glob("lib/python*/site-packages/alpha-1.0.dist-info"))
+    code, out, _ = _sync("requirements.txt", *index, env=activated)
+    assert (code, "environment at" in out) == (0, False)  # nothing changed, nothing named
+    code, _, err = _sync("requirements.txt", *index, env=_env_with(VIRTUAL_ENV=str(tmp_path)))
+    assert code == 5
+    assert f"VIRTUAL_ENV names {tmp_path}" in err

@@ -129,7 +129,9 @@ class Target:
 
 
 def find_target(python: str | None, venv: str | None, cache_dir: Path | None) -> Target:
-    """The target chosen by ``--python`` or ``--venv``; the running interpreter by default.
+    """The target chosen by ``--python`` or ``--venv``; else the activated venv
+    (``VIRTUAL_ENV``, as uv does: a pipx-style install must not sync its own environment
+    when the user activated another); else the running interpreter.
 
     ``--python`` takes a path, a name on PATH, or (as pip does) an environment directory.
     ``--venv DIR`` must exist here; ``sync`` creates it first with :func:`create_venv`.
@@ -140,6 +142,15 @@ def find_target(python: str | None, venv: str | None, cache_dir: Path | None) ->
         if not os.path.isdir(venv):
             raise TargetError(f"The virtual environment {venv} does not exist.")
         return introspect(_env_executable(venv), cache_dir)
+    activated = os.environ.get("VIRTUAL_ENV") if python is None else None
+    if activated:
+        executable = _env_executable(activated)
+        if not os.path.isfile(executable):
+            raise TargetError(
+                f"VIRTUAL_ENV names {activated}, which has no {executable}: activate a "
+                "virtual environment, unset VIRTUAL_ENV, or choose one with --venv or --python."
+            )
+        return introspect(executable, cache_dir)
     if python is None:
         if not sys.executable:
             raise TargetError("The running Python does not know its own executable; use --python.")
