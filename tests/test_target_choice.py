@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,48 @@ def test_activated_venv_is_the_target(
     code, _, err = _sync("requirements.txt", *index, env=_env_with(VIRTUAL_ENV=str(tmp_path)))
     assert code == 5
     assert f"VIRTUAL_ENV names {tmp_path}" in err
+
+
+def _own_environment(folder: Path) -> Path:
+    """A venv that pip-hashsync runs from: its site folder is on pip-hashsync's path (a
+    ``.pth`` there adds this checkout and the test venv's site folder, where pip-hashsync's
+    metadata and its dependencies are), so it is both the target and the tool's home."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    (site,) = folder.glob("lib/python*/site-packages")
+    here = Path(__file__).resolve().parents[1]
+    (site / "hashsync_home.pth").write_text(f"{here}\n{sysconfig.get_paths()['purelib']}\n")
+    return folder
+
+
+def test_sync_never_breaks_pip_hashsync_itself(
+    index_server: IndexServer, workdir: Path, tmp_path: Path
+) -> None:
+    """pip 26.3 downgrades its own environment's packages when told to (it vendors its
+    dependencies, so it survives); uv is a binary and cannot break itself. pip-hashsync's
+    dependencies live beside it: when the target is the environment it runs from, a plan
+    that would leave one of its own ``Requires-Dist`` unsatisfied is refused before
+    anything changes (exit 2), naming the requirement and the planned version, with a
+    hint; a plan that keeps them satisfied goes ahead."""
+    home = _own_environment(tmp_path / "home-env")
+    old = build_wheel(index_server.root, "urllib3", "1.26.0")
+    new = build_wheel(index_server.root, "urllib3", "2.9.0", files={"urllib3/__init__.py": ""})
+    alpha = build_wheel(index_server.root, "alpha", "1.0")
+    index = ["-i", index_server.index_url, "--cache-dir", str(tmp_path / "cache")]
+    python = str(home / "bin" / "python")
+
+    def sync_home(*wheels: Path) -> tuple[int, str, str]:
+        lock = "".join(f"{w.name.split('-')[0]}=={w.name.split('-')[1]} "
+                       f"--hash=sha256:{sha256_of(w)}\n" for w in wheels)  # fmt: skip
+        write(workdir / "requirements.txt", lock)
+        done = subprocess.run(
+            [python, "-m", "pip_hashsync", "sync", "requirements.txt", *index],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        return done.returncode, done.stdout, done.stderr
+
+    code, out, err = sync_home(alpha, old)
+    assert code == 2, out + err
+    assert "urllib3<3,>=2" in err and "urllib3 1.26.0" in err
+    assert "pipx" in err and "--python" in err
+    assert not list(home.glob("lib/python*/site-packages/*.dist-info"))
+    assert sync_home(alpha, new)[0] == 0
