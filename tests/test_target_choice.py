@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
+import packaging
 import pytest
 from distbuilder import build_wheel, sha256_of
 from helpers import write
 from indexserver import IndexServer
+from packaging.markers import default_environment
 
 from pip_hashsync.environment.target import introspect, protected_names
 
@@ -140,3 +143,71 @@ def test_sync_never_breaks_pip_hashsync_itself(
     assert "pipx" in err and "--python" in err
     assert not list(home.glob("lib/python*/site-packages/*.dist-info"))
     assert sync_home(alpha, new)[0] == 0
+
+
+PYENV = Path("/root/.pyenv/versions")
+#: The interpreters pip-hashsync supports as targets (README), where this machine has them.
+TARGET_PYTHONS = [
+    pytest.param(PYENV / version / "bin" / "python3", id=version)
+    for version in ("3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")
+]
+
+
+def _present(python: Path) -> Path:
+    if not python.exists():
+        pytest.skip(f"{python} is not installed")
+    return python
+
+
+@pytest.mark.parametrize("python", TARGET_PYTHONS)
+def test_sync_into_a_venv_of_every_supported_python(
+    python: Path, index_server: IndexServer, workdir: Path, tmp_path: Path
+) -> None:
+    """pip-compile and uv write locks for 3.9, and pip 26.3 (``--python``) and uv install
+    into 3.9 environments. Our probe used to import our ``packaging`` (3.10+) in the
+    target: a 3.9 venv "did not answer like a Python interpreter". A small lock, with a
+    marker that holds only on 3.9, syncs into a venv of each Python from 3.9."""
+    venv = tmp_path / "venv"
+    subprocess.run([str(_present(python)), "-m", "venv", "--without-pip", str(venv)], check=True)
+    alpha = build_wheel(index_server.root, "alpha", "1.0")
+    old = build_wheel(index_server.root, "oldonly", "1.0")
+    write(
+        workdir / "requirements.txt",
+        f"alpha==1.0 --hash=sha256:{sha256_of(alpha)}\n"
+        f"oldonly==1.0 ; python_version < '3.10' --hash=sha256:{sha256_of(old)}\n",
+    )
+    index = ["-i", index_server.index_url, "--cache-dir", str(tmp_path / "cache")]
+    code, out, err = _sync("requirements.txt", "--venv", str(venv), *index)
+    assert code == 0, out + err
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sys; print(sys.version_info[:2] < (3, 10))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    site = next(venv.glob("lib/python*/site-packages"))
+    assert (site / "alpha-1.0.dist-info").is_dir()
+    assert (site / "oldonly-1.0.dist-info").is_dir() == (version == "True")
+
+
+@pytest.mark.parametrize("python", TARGET_PYTHONS[1:])
+def test_tags_without_packaging_tags_match_packaging(
+    python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the target cannot run ``packaging.tags`` (3.9) the probe gives the tags'
+    parts; ordered by us, they must be exactly ``packaging.tags.sys_tags()``. Checked on
+    every Python that can run both ways, with a copy of our ``packaging`` lacking
+    ``tags``."""
+    expected = introspect(str(_present(python)), None)
+    stripped = tmp_path / "packaging"
+    shutil.copytree(Path(packaging.__file__).parent, stripped)
+    (stripped / "tags.py").unlink()
+    monkeypatch.setattr(packaging, "__file__", str(stripped / "__init__.py"))
+    monkeypatch.setattr("pip_hashsync.environment.target._IN_PROCESS", {})
+    composed = introspect(str(python), None)
+    assert composed.tags == expected.tags
+    assert composed.markers == expected.markers
+
+
+def test_marker_environment_is_packaging_s() -> None:
+    """The probe computes the marker environment itself (packaging's markers need 3.10);
+    it is ``packaging.markers.default_environment()``."""
+    assert dict(introspect(sys.executable, None).markers) == default_environment()
