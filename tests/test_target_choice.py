@@ -95,6 +95,13 @@ def test_activated_venv_is_the_target(
     assert list(venv.glob("lib/python*/site-packages/alpha-1.0.dist-info"))
     code, out, _ = _sync("requirements.txt", *index, env=activated)
     assert (code, "environment at" in out) == (0, False)  # nothing changed, nothing named
+    planned = tmp_path / "planned"
+    code, out, _ = _sync(
+        "requirements.txt", "--dry-run", "--format", "json", "--venv", str(planned), *index,
+        env=activated,
+    )  # fmt: skip
+    assert code == 0  # a --venv to create is planned for the interpreter that creates it
+    assert json.loads(out)["target"]["python"] == sys.executable
     code, _, err = _sync("requirements.txt", *index, env=_env_with(VIRTUAL_ENV=str(tmp_path)))
     assert code == 5
     assert f"VIRTUAL_ENV names {tmp_path}" in err
@@ -166,7 +173,7 @@ def test_sync_into_a_venv_of_every_supported_python(
     """pip-compile and uv write locks for 3.9, and pip 26.3 (``--python``) and uv install
     into 3.9 environments. Our probe used to import our ``packaging`` (3.10+) in the
     target: a 3.9 venv "did not answer like a Python interpreter". A small lock, with a
-    marker that holds only on 3.9, syncs into a venv of each Python from 3.9."""
+    marker that holds only on 3.9, syncs (and compiles) into a venv of each Python from 3.9."""
     venv = tmp_path / "venv"
     subprocess.run([str(_present(python)), "-m", "venv", "--without-pip", str(venv)], check=True)
     alpha = build_wheel(index_server.root, "alpha", "1.0")
@@ -177,14 +184,16 @@ def test_sync_into_a_venv_of_every_supported_python(
         f"oldonly==1.0 ; python_version < '3.10' --hash=sha256:{sha256_of(old)}\n",
     )
     index = ["-i", index_server.index_url, "--cache-dir", str(tmp_path / "cache")]
-    code, out, err = _sync("requirements.txt", "--venv", str(venv), *index)
+    code, out, err = _sync("requirements.txt", "--venv", str(venv), "--compile", *index)
     assert code == 0, out + err
+    assert "WARNING" not in err
     version = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import sys; print(sys.version_info[:2] < (3, 10))"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     site = next(venv.glob("lib/python*/site-packages"))
     assert (site / "alpha-1.0.dist-info").is_dir()
+    assert list((site / "alpha" / "__pycache__").glob("__init__.*.pyc"))
     assert (site / "oldonly-1.0.dist-info").is_dir() == (version == "True")
 
 
