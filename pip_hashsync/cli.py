@@ -446,6 +446,8 @@ def _apply(request: SyncRequest, args: argparse.Namespace) -> int:
         print(render_problems(plan.problems), file=sys.stderr)
         return outcome.exit_code
     shown = plan.actions if args.verbose > 0 else [a for a in plan.actions if a.changes]
+    if plan.target is not None and any(a.changes for a in plan.actions) and not quiet:
+        print(f"Using Python {plan.target.version} environment at: {plan.target.prefix}")
     for action in shown if not quiet else ():
         print(_action_line(action, would=outcome.drift))
     print(outcome.summary())

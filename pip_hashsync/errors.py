@@ -90,6 +90,9 @@ GROUP_HEADS: dict[str, str] = {
     "integrity": "These files do not match what they must match:",
     "network": "These indexes could not be read:",
     "constraint": "These constraints are not allowed:",
+    "self": "pip-hashsync runs from the target environment, and these changes would break it "
+    "(install pip-hashsync elsewhere, e.g. with pipx, or choose the target with --python or "
+    "--venv):",
 }
 
 

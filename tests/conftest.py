@@ -80,3 +80,9 @@ def second_index_server(tmp_path: Path) -> Iterator[IndexServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_activated_venv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``VIRTUAL_ENV`` from the developer's shell: it chooses ``sync``'s target."""
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)

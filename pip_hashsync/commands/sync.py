@@ -85,12 +85,21 @@ class Outcome:
         return f"{', '.join(parts) or 'nothing to do'} in {self.seconds:.2f} s"
 
 
+def new_venv(request: SyncRequest, options: ApplyOptions) -> Path | None:
+    """The ``--venv`` this run must create (it does not exist yet), else None; ``--check``
+    creates nothing."""
+    venv = Path(request.venv) if request.venv else None
+    if venv is None or request.python or venv.exists() or options.check:
+        return None
+    return venv
+
+
 def prepare_target(request: SyncRequest, options: ApplyOptions) -> Located:
     """The target, creating a ``--venv`` that does not exist yet (not for ``--check``), and
     pip's settings for it; an externally managed target is refused unless
     ``break-system-packages`` is set (PEP 668, EC83)."""
-    venv = Path(request.venv) if request.venv else None
-    if venv is not None and not request.python and not venv.exists() and not options.check:
+    venv = new_venv(request, options)
+    if venv is not None:
         create_venv(venv)
     located = locate(request)
     target, settings, _ = located
@@ -106,7 +115,34 @@ def run(
     progress: Progress | None = None,
     say: Callable[[str], None] = lambda line: None,
 ) -> Outcome:
-    """Plan and carry out a sync (or an install) of ``request``."""
+    """Plan and carry out a sync (or an install) of ``request``. A ``--venv`` this run
+    created is removed again when the run fails: pip leaves nothing behind when a hashed
+    install fails (issue 15)."""
+    created = new_venv(request, options)
+    try:
+        outcome = _run(request, options, progress, say)
+    except BaseException:
+        if created is not None:
+            _remove_created(created)
+        raise
+    if created is not None and outcome.exit_code != ExitCode.OK:
+        _remove_created(created)
+    return outcome
+
+
+def _remove_created(venv: Path) -> None:
+    """Remove the venv this run created; one that cannot be removed is left as it is."""
+    import shutil
+
+    shutil.rmtree(venv, ignore_errors=True)
+
+
+def _run(
+    request: SyncRequest,
+    options: ApplyOptions,
+    progress: Progress | None,
+    say: Callable[[str], None],
+) -> Outcome:
     started = time.monotonic()
     located = prepare_target(request, options)
     target, settings, _ = located

@@ -16,12 +16,15 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import InvalidName, canonicalize_name
 
 from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.requirements.hashes import InvalidDigest, check_hex
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 _SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
 
@@ -287,3 +290,31 @@ def requirement_name(text: str) -> str | None:
     (a full parse costs 50 times more); None when it starts with no name."""
     match = _NAME.match(text)
     return canonicalize_name(match.group(1)) if match else None
+
+
+def own_requirements(site_dirs: Iterable[str]) -> list[Requirement]:
+    """pip-hashsync's own ``Requires-Dist`` that hold here (markers evaluated, extras not)
+    when it runs from the environment of ``site_dirs`` (one of them is on its import path,
+    so changing them changes the tool itself); else none, as when it runs from a source
+    tree without metadata."""
+    import sys
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    ours = {os.path.realpath(folder) for folder in sys.path if folder}
+    if not any(os.path.realpath(folder) in ours for folder in site_dirs):
+        return []
+    try:
+        texts = metadata.requires("pip-hashsync") or []
+    except metadata.PackageNotFoundError:
+        return []
+    requirements = []
+    for text in texts:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            requirements.append(requirement)
+    return requirements

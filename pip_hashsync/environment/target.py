@@ -35,15 +35,156 @@ _PROBE_TIMEOUT = 60
 # Runs in the target with ``-I``; argv[1] is the directory of our ``packaging``. Only that
 # package is loaded from there (not its whole site-packages, which could shadow the
 # target's modules). Kept free of syntax newer than 3.4 so an old target still answers
-# with its version and gets a clear message instead of a SyntaxError. The version floor is
-# packaging's.
+# with its version and gets a clear message instead of a SyntaxError. Every target from
+# 3.9 is supported: the marker environment is computed here (PEP 508's definition), and
+# the tags by ``packaging.tags`` where it runs (3.10+); where it does not, the probe gives
+# the interpreter, ABIs and platforms (as ``packaging.tags`` finds them, with its
+# ``_manylinux``/``_musllinux``, which run on 3.9) and :func:`_composed_tags` orders them.
 _PROBE = """\
-import json, os, platform, sys, sysconfig
+import json, os, platform, struct, sys, sysconfig
 
 out = {"version": platform.python_version(), "executable": sys.executable,
        "supported": sys.version_info >= (3, 9)}
+
+
+def nodot(version):
+    return "".join(map(str, version))
+
+
+def normalize(text):
+    return text.replace(".", "_").replace("-", "_").replace(" ", "_")
+
+
+def cpython_abis():
+    version, var = nodot(sys.version_info[:2]), sysconfig.get_config_var
+    debug = var("Py_DEBUG")
+    if debug or (debug is None and (hasattr(sys, "gettotalrefcount")
+                                    or "_d.pyd" in importlib.machinery.EXTENSION_SUFFIXES)):
+        debug = "d"
+    else:
+        debug = ""
+    threading = "t" if sys.version_info >= (3, 13) and var("Py_GIL_DISABLED") else ""
+    abis = ["cp" + version + threading + debug]
+    return abis + ["cp" + version + threading] if debug else abis
+
+
+def generic_abis():
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    parts = suffix.split(".") if isinstance(suffix, str) else []
+    if len(parts) < 3:
+        return cpython_abis() if len(parts) == 2 else []
+    soabi = parts[1]
+    if soabi.startswith("cpython"):
+        abi = "cp" + soabi.split("-")[1]
+    elif soabi.startswith("cp"):
+        abi = soabi.split("-")[0]
+    elif soabi.startswith("pypy"):
+        abi = "-".join(soabi.split("-")[:2])
+    elif soabi.startswith("graalpy"):
+        abi = "-".join(soabi.split("-")[:3])
+    else:
+        abi = soabi
+    return [normalize(abi)] if abi else []
+
+
+def linux_platforms(is_32bit):
+    from packaging import _manylinux, _musllinux
+
+    linux = normalize(sysconfig.get_platform())
+    if not linux.startswith("linux_"):
+        return [linux]
+    if is_32bit:
+        linux = {"linux_x86_64": "linux_i686", "linux_aarch64": "linux_armv8l"}.get(linux, linux)
+    arch = linux.split("_", 1)[1]
+    archs = {"armv8l": ["armv8l", "armv7l"]}.get(arch, [arch])
+    return (["linux_" + a for a in archs] + list(_manylinux.platform_tags(archs))
+            + list(_musllinux.platform_tags(archs)))
+
+
+def mac_formats(version, arch):
+    formats = [arch]
+    if arch in ("x86_64", "i386"):
+        if version < (10, 4):
+            return []
+        formats += ["intel", "fat64", "fat3"] if arch == "x86_64" else ["intel", "fat3", "fat"]
+    elif arch == "ppc64":
+        if version > (10, 5) or version < (10, 4):
+            return []
+        formats.append("fat64")
+    elif arch == "ppc":
+        if version > (10, 6):
+            return []
+        formats += ["fat3", "fat"]
+    if arch in ("arm64", "x86_64"):
+        formats.append("universal2")
+    if arch in ("x86_64", "i386", "ppc64", "ppc", "intel"):
+        formats.append("universal")
+    return formats
+
+
+def mac_platforms(is_32bit):
+    import subprocess
+
+    release, _, arch = platform.mac_ver()
+    if tuple(map(int, release.split(".")[:2])) == (10, 16):
+        release = subprocess.run(
+            [sys.executable, "-sS", "-c", "import platform; print(platform.mac_ver()[0])"],
+            check=True, env={"SYSTEM_VERSION_COMPAT": "0"}, stdout=subprocess.PIPE,
+            universal_newlines=True).stdout
+    version = tuple(map(int, release.split(".")[:2]))
+    if is_32bit:
+        arch = "ppc" if arch.startswith("ppc") else "i386"
+    found = []
+    if (10, 0) <= version < (11, 0):
+        for minor in range(version[1], -1, -1):
+            found += ["macosx_10_%d_%s" % (minor, f) for f in mac_formats((10, minor), arch)]
+    if version >= (11, 0):
+        for major in range(version[0], 10, -1):
+            found += ["macosx_%d_0_%s" % (major, f) for f in mac_formats((major, 0), arch)]
+        for minor in range(16, 3, -1):
+            formats = mac_formats((10, minor), arch) if arch == "x86_64" else ["universal2"]
+            found += ["macosx_10_%d_%s" % (minor, f) for f in formats]
+    return found
+
+
+def tag_parts():
+    is_32bit = struct.calcsize("P") == 4
+    system = platform.system()
+    if system == "Linux":
+        platforms = linux_platforms(is_32bit)
+    elif system == "Darwin":
+        platforms = mac_platforms(is_32bit)
+    else:
+        platforms = [normalize(sysconfig.get_platform())]
+    cpython = sys.implementation.name == "cpython"
+    return {"python_version": list(sys.version_info[:2]),
+            "interpreter_version": str(sysconfig.get_config_var("py_version_nodot")
+                                       or nodot(sys.version_info[:2])),
+            "abis": cpython_abis() if cpython else generic_abis(), "platforms": platforms}
+
+
+def marker_environment():
+    info = sys.implementation.version
+    implementation_version = "%d.%d.%d" % (info.major, info.minor, info.micro)
+    if info.releaselevel != "final":
+        implementation_version += info.releaselevel[0] + str(info.serial)
+    return {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": implementation_version,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
 if out["supported"]:
-    import importlib.util
+    import importlib.machinery, importlib.util
 
     here = sys.argv[1]
     spec = importlib.util.spec_from_file_location(
@@ -51,7 +192,12 @@ if out["supported"]:
     module = importlib.util.module_from_spec(spec)
     sys.modules["packaging"] = module
     spec.loader.exec_module(module)
-    from packaging import markers, tags
+    try:
+        from packaging import tags
+    except (ImportError, SyntaxError):  # packaging's tags need 3.10
+        out["tag_parts"] = tag_parts()
+    else:
+        out["tags"] = [str(t) for t in tags.sys_tags()]
 
     if hasattr(sysconfig, "get_preferred_scheme"):
         scheme = sysconfig.get_paths(sysconfig.get_preferred_scheme("prefix"))
@@ -68,8 +214,7 @@ if out["supported"]:
     out.update(
         prefix=sys.prefix, base_prefix=sys.base_prefix, in_venv=in_venv,
         implementation=sys.implementation.name, cache_tag=sys.implementation.cache_tag,
-        paths=paths, tags=[str(t) for t in tags.sys_tags()],
-        markers=markers.default_environment(), os_name=os.name,
+        paths=paths, markers=marker_environment(), os_name=os.name,
         platform=sysconfig.get_platform())
 json.dump(out, sys.stdout)
 """
@@ -129,7 +274,9 @@ class Target:
 
 
 def find_target(python: str | None, venv: str | None, cache_dir: Path | None) -> Target:
-    """The target chosen by ``--python`` or ``--venv``; the running interpreter by default.
+    """The target chosen by ``--python`` or ``--venv``; else the activated venv
+    (``VIRTUAL_ENV``, as uv does: a pipx-style install must not sync its own environment
+    when the user activated another); else the running interpreter.
 
     ``--python`` takes a path, a name on PATH, or (as pip does) an environment directory.
     ``--venv DIR`` must exist here; ``sync`` creates it first with :func:`create_venv`.
@@ -140,6 +287,15 @@ def find_target(python: str | None, venv: str | None, cache_dir: Path | None) ->
         if not os.path.isdir(venv):
             raise TargetError(f"The virtual environment {venv} does not exist.")
         return introspect(_env_executable(venv), cache_dir)
+    activated = os.environ.get("VIRTUAL_ENV") if python is None else None
+    if activated:
+        executable = _env_executable(activated)
+        if not os.path.isfile(executable):
+            raise TargetError(
+                f"VIRTUAL_ENV names {activated}, which has no {executable}: activate a "
+                "virtual environment, unset VIRTUAL_ENV, or choose one with --venv or --python."
+            )
+        return introspect(executable, cache_dir)
     if python is None:
         if not sys.executable:
             raise TargetError("The running Python does not know its own executable; use --python.")
@@ -203,7 +359,7 @@ def introspect(python: str, cache_dir: Path | None) -> Target:
     target = _load(cache_file, path) if cache_file is not None else None
     if target is None:
         try:
-            data = _probe(path)
+            data = _with_tags(_probe(path))
             target = _target_from(data, path)
         except TargetError as error:
             _IN_PROCESS[key] = error
@@ -361,6 +517,44 @@ def _probe(path: str) -> dict[str, Any]:
     return data
 
 
+def _with_tags(data: dict[str, Any]) -> dict[str, Any]:
+    """The answer with its ``tags``: a target that cannot run ``packaging.tags`` (3.9)
+    gives their parts instead, ordered here as ``packaging.tags.sys_tags`` orders them."""
+    parts = data.pop("tag_parts", None)
+    if "tags" in data or not isinstance(parts, dict):
+        return data
+    # A part missing or of the wrong type: reported as a malformed answer, without tags.
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        data["tags"] = _composed_tags(
+            str(data.get("implementation")),
+            tuple(parts["python_version"]),
+            str(parts["interpreter_version"]),
+            [str(abi) for abi in parts["abis"]],
+            [str(platform) for platform in parts["platforms"]],
+        )
+    return data
+
+
+def _composed_tags(
+    implementation: str,
+    python_version: tuple[int, ...],
+    interpreter_version: str,
+    abis: list[str],
+    platforms: list[str],
+) -> list[str]:
+    """``packaging.tags.sys_tags`` for an interpreter described by its parts."""
+    from packaging import tags
+
+    name = tags.INTERPRETER_SHORT_NAMES.get(implementation) or implementation
+    if name == "cp":
+        found = list(tags.cpython_tags(python_version, abis, platforms))
+    else:
+        found = list(tags.generic_tags(f"{name}{interpreter_version}", abis, platforms))
+    compatible = {"pp": "pp3", "cp": f"cp{interpreter_version}"}.get(name)
+    found += tags.compatible_tags(python_version, compatible, platforms)
+    return [str(tag) for tag in found]
+
+
 def _target_from(data: dict[str, Any], path: str) -> Target:
     if not data.get("supported"):
         raise TargetError(
@@ -458,12 +652,19 @@ def default_cache_dir() -> Path:
     return Path(base, "pip-hashsync")
 
 
+#: What pip-sync (pip-tools) never removes, canonical; its ``setuptools`` is ours below 3.12.
+_PIP_TOOLS_KEEPS = (
+    "-markerlib", "pip", "pip-tools", "pip-review", "pkg-resources", "wsgiref", "argparse",
+    "python", "distribute",
+)  # fmt: skip
+
+
 def protected_names(target: Target, keep: Iterable[str] = ()) -> frozenset[str]:
-    """Canonical names ``sync`` never removes (design policy 9, EC59): the installers, the
-    setuptools set on targets below 3.12, and ``--keep`` names. Their dependency closure in
-    the target is added by the planner."""
-    names = {"pip", "pip-hashsync", "pkg-resources", "-markerlib"}
+    """Canonical names ``sync`` never removes (design policy 9, EC59): the installers,
+    pip-tools' list (what pip-sync never removes), the setuptools set on targets below 3.12,
+    and ``--keep`` names. Their dependency closure in the target is added by the planner."""
+    names = set(_PIP_TOOLS_KEEPS) | {"pip-hashsync"}
     major, minor = (int(part) for part in target.python_version.split(".")[:2])
     if (major, minor) < (3, 12):
-        names |= {"setuptools", "distribute", "wheel"}
+        names |= {"setuptools", "wheel"}
     return frozenset(names | {canonicalize_name(name) for name in keep})

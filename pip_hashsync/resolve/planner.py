@@ -22,7 +22,12 @@ from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.structs import RequirementInformation
 
 from pip_hashsync.archives.cache import ArchiveCache
-from pip_hashsync.environment.installed import InstalledDist, protected_closure, scan
+from pip_hashsync.environment.installed import (
+    InstalledDist,
+    own_requirements,
+    protected_closure,
+    scan,
+)
 from pip_hashsync.environment.target import Target, protected_names
 from pip_hashsync.errors import ExitCode, Problem
 from pip_hashsync.index.candidates import Candidate
@@ -35,6 +40,7 @@ from pip_hashsync.requirements.reader import Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.resolve.local import LocalBuild, is_local
+from pip_hashsync.resolve.ownenv import breaks_us
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
 from pip_hashsync.resolve.provider import HashAwareProvider, Policy, TargetFacts, Want
@@ -217,6 +223,9 @@ def plan_sync(
         },
     )
     plan.actions = make_plan(resolved, installed, allowed, plan_rules)
+    plan.problems = breaks_us(plan.actions, own_requirements(target.site_dirs()))
+    if plan.problems:
+        return plan
     if any(a.changes and a.file is not None and not a.file.is_wheel for a in plan.actions):
         _plan_builds(run, plan, cache, offline)
     return plan

@@ -81,11 +81,15 @@ def locate(request: SyncRequest, *, new_venv: bool = False) -> Located:
 
     Raises :class:`pip_hashsync.errors.HashsyncError` for a bad setting or target.
     """
+    import sys
+
     from pip_hashsync.environment.target import find_target
 
     before_target = request_settings(request, None)[0]
     venv = None if new_venv else request.venv
-    target = find_target(request.python, venv, cache_dir_of(before_target))
+    # The running interpreter creates the new venv, whatever VIRTUAL_ENV says.
+    python = sys.executable if new_venv else request.python
+    target = find_target(python, venv, cache_dir_of(before_target))
     settings, warnings = request_settings(request, None if new_venv else target.prefix)
     return target, settings, warnings
 
