@@ -190,6 +190,8 @@ _PIP_OPTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("--no-binary",), "append"),
     (("--prefer-binary",), "store_true"),
     (("--pre",), "store_true"),
+    (("--all-releases",), "append"),
+    (("--only-final",), "append"),
     (("--cert",), "store"),
     (("--client-cert",), "store"),
     (("--timeout", "--default-timeout"), "store"),

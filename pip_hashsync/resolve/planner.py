@@ -364,6 +364,7 @@ def _policy(settings: Settings, request: SyncRequest) -> Policy:
         no_binary=frozenset(settings.no_binary),
         prefer_binary=settings.prefer_binary,
         pre=settings.all_releases | ({":all:"} if settings.pre else set()),
+        final_only=settings.only_final,
         no_build=request.no_build,
     )
 

@@ -81,7 +81,9 @@ class Policy:
     only_binary: frozenset[str] = frozenset()
     no_binary: frozenset[str] = frozenset()
     prefer_binary: bool = False
+    #: ``--all-releases`` (and ``--pre``, as ``:all:``) and ``--only-final``: names or ``:all:``.
     pre: frozenset[str] = frozenset()
+    final_only: frozenset[str] = frozenset()
     #: ``--no-build``: no sdist is acceptable, whatever the project.
     no_build: bool = False
 
@@ -94,8 +96,16 @@ class Policy:
             return "--only-binary"
         return None
 
-    def allows_prereleases(self, key: str) -> bool:
-        return ":all:" in self.pre or key in self.pre
+    def allows_prereleases(self, key: str) -> bool | None:
+        """True or False when the settings decide, None for packaging's default (a
+        pre-release only when the specifier names one or nothing else matches); the
+        project's own setting wins over ``:all:``, as in pip."""
+        for name in (key, ":all:"):
+            if name in self.pre:
+                return True
+            if name in self.final_only:
+                return False
+        return None
 
 
 @dataclass(frozen=True)
@@ -239,8 +249,8 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     ) -> list[tuple[Version, list[FileLink]]]:
         """Acceptable files grouped by version, best version and best file first; every
         other file of a wanted version goes to :attr:`evidence` with its reason."""
-        allow_pre = self.policy.allows_prereleases(key) or None
         versions = {f.version for f in offered}
+        allow_pre = self.policy.allows_prereleases(key)
         wanted = set(specifier.filter(versions, prereleases=allow_pre))
         rejected: list[Rejected] = []
         acceptable: list[FileLink] = []
