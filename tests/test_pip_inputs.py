@@ -103,3 +103,40 @@ def test_only_final_refuses_pre_releases_as_pip_does(
     code, result, err = plan(*index, "requirements.txt", *args)
     assert code == 0, err
     assert versions(result) == expected
+
+
+# -- item 13: sync -r FILE, and requirements.txt by default -----------------------------------
+
+
+@pytest.mark.parametrize("option", ["-r", "--requirement"])
+def test_sync_takes_its_file_with_r_as_pip_sync_and_uv_do(
+    plan: Plan, dist_dir: Path, index_server: IndexServer, workdir: Path, option: str
+) -> None:
+    """pip-sync (pip-tools) and ``uv pip sync`` accept ``-r FILE``/``--requirement FILE``
+    besides the positional files (pip has no sync); pip-hashsync said "unrecognized
+    arguments"."""
+    build_wheel(dist_dir, "base", "1.0")
+    build_wheel(dist_dir, "other", "1.0")
+    write(workdir / "first.txt", "base\n")
+    write(workdir / "second.txt", "other\n")
+    index = ("-i", index_server.index_url)
+    code, result, err = plan(*index, "first.txt", option, "second.txt")
+    assert code == 0, err
+    assert versions(result) == {"base": "1.0", "other": "1.0"}
+
+
+def test_sync_without_a_file_reads_requirements_txt_and_says_so(
+    plan: Plan, dist_dir: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    """pip-sync with no file reads ``requirements.txt`` when it exists (uv pip sync needs
+    a file); pip-hashsync required one. Without the file: exit 2 and what to give."""
+    build_wheel(dist_dir, "base", "1.0")
+    index = ("-i", index_server.index_url)
+    code, _, err = plan(*index)
+    assert code == 2
+    assert "give a requirements file" in err and "requirements.txt" in err
+    write(workdir / "requirements.txt", "base\n")
+    code, result, err = plan(*index)
+    assert code == 0, err
+    assert "no file given: reading requirements.txt" in err
+    assert versions(result) == {"base": "1.0"}
