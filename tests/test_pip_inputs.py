@@ -34,9 +34,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def plan(
-    capsys: pytest.CaptureFixture[str], venv: Path, tmp_path: Path, workdir: Path
-) -> Plan:
+def plan(capsys: pytest.CaptureFixture[str], venv: Path, tmp_path: Path, workdir: Path) -> Plan:
     def _plan(*args: str) -> tuple[int, dict[str, Any], str]:
         argv = ["sync", "--dry-run", "--format", "json", "--venv", str(venv), "--no-input"]
         code = main([*argv, "--cache-dir", str(tmp_path / "cache"), *args])
@@ -78,7 +76,8 @@ def prereleased(dist_dir: Path) -> None:
         # --pre everywhere, then --only-final for one project: the last word per project wins
         ("--only-final base\nbase\nother\n", ("--pre",), {"base": "1.0", "other": "2.0b1"}),
         # a specifier that names a pre-release allows it, unless --only-final :all: says no
-        ("base<=2.0rc1\nother<=2.0b1\n", ("--only-final", ":all:"), {"base": "1.0", "other": "1.0"}),
+        ("base<=2.0rc1\nother<=2.0b1\n", ("--only-final", ":all:"),
+         {"base": "1.0", "other": "1.0"}),
         # per project on the command line, with --all-releases for the others
         ("base\nother\n", ("--all-releases", ":all:", "--only-final", "other"),
          {"base": "2.0rc1", "other": "1.0"}),
@@ -140,3 +139,69 @@ def test_sync_without_a_file_reads_requirements_txt_and_says_so(
     assert code == 0, err
     assert "no file given: reading requirements.txt" in err
     assert versions(result) == {"base": "1.0"}
+
+
+# -- item 2: a URL in a constraints file -----------------------------------------------------
+
+
+@pytest.fixture
+def url_constraint(dist_dir: Path, tmp_path: Path, workdir: Path) -> tuple[str, str]:
+    """``base`` 0.2.0 on the index, 0.1.0 only at a ``file:`` URL that ``c.txt``
+    constrains ``base`` to; returns (the URL, its wheel's sha256)."""
+    from distbuilder import sha256_of
+
+    build_wheel(dist_dir, "base", "0.2.0")
+    wheel = build_wheel(tmp_path / "elsewhere", "base", "0.1.0")
+    write(workdir / "c.txt", f"base @ {wheel.as_uri()}\n")
+    return wheel.as_uri(), sha256_of(wheel)
+
+
+@pytest.mark.parametrize(
+    ("line", "args"),
+    [
+        ("base", ("-i",)),
+        ("base", ("--no-index", "-f")),
+        # hash-checking mode: the requirement's --hash, the constraint's URL (pip 26.3 too)
+        ("base --hash=sha256:{sha}", ("--no-index", "-f")),
+    ],
+)
+def test_a_url_constraint_is_what_pip_installs(
+    plan: Plan,
+    url_constraint: tuple[str, str],
+    index_server: IndexServer,
+    dist_dir: Path,
+    workdir: Path,
+    line: str,
+    args: tuple[str, ...],
+) -> None:
+    """``-c`` with ``base @ file:///…/base-0.1.0-py3-none-any.whl`` and a requirement
+    ``base``: pip 26.3 installs that URL, from an index that has another version or with
+    ``--no-index``; uv does the same (``uv pip install -c``). pip-hashsync took the index's
+    file without a word, and failed with ``--no-index``."""
+    url, sha = url_constraint
+    write(workdir / "requirements.txt", line.format(sha=sha) + "\n")
+    where = (*args, index_server.index_url if args[-1] == "-i" else str(dist_dir))
+    assert pip_choice(*where, "-r", "requirements.txt", "-c", "c.txt") == {"base": "0.1.0"}
+    code, result, err = plan(*where, "requirements.txt", "-c", "c.txt")
+    assert code == 0, err
+    assert versions(result) == {"base": "0.1.0"}
+    assert [a["url"] for a in result["actions"]] == [url]
+
+
+def test_a_url_constraints_fragment_hash_is_checked_as_usual(
+    plan: Plan, url_constraint: tuple[str, str], dist_dir: Path, workdir: Path
+) -> None:
+    """The constraint's ``#sha256=`` narrows the allowed files as any constraint's hashes
+    do (policy 3): a fragment that the archive does not match is exit 3. (pip 26.3 checks
+    a link's fragment too.) With the right fragment, the fragment alone hashes the line in
+    hash-checking mode, as in pip."""
+    url, sha = url_constraint
+    write(workdir / "requirements.txt", "base\n")
+    write(workdir / "c.txt", f"base @ {url}#sha256={'0' * 64}\n")
+    where = ("--no-index", "-f", str(dist_dir), "requirements.txt", "-c", "c.txt")
+    code, _, err = plan(*where)
+    assert code == 3, err
+    write(workdir / "c.txt", f"base @ {url}#sha256={sha}\n")
+    code, result, err = plan(*where, "--require-hashes")
+    assert code == 0, err
+    assert versions(result) == {"base": "0.1.0"}

@@ -31,7 +31,7 @@ from pip_hashsync.index.metadata import IntegrityError, Metadata, MetadataFetche
 from pip_hashsync.index.pages import FileLink, Index
 from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import AllowedHashes
-from pip_hashsync.requirements.reader import Requirement, RequirementSet
+from pip_hashsync.requirements.reader import Kind, Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.resolve.local import LocalBuild, is_local
@@ -182,7 +182,10 @@ def plan_sync(
     installed = {} if new_venv or fresh else scan(target.site_dirs())
     run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
     plan.allowed = allowed
-    plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
+    plan.direct_urls = {
+        **_constraint_urls(lines.constraints, applies),
+        **{r.key: r.url for r in wanted if r.key and r.url},
+    }
     client = HttpClient(HttpSettings.from_settings(settings))
     try:
         resolved = _resolve(run, plan, client, cache, offline)
@@ -358,6 +361,15 @@ def _constraint_specifiers(
     return constraints
 
 
+def _constraint_urls(lines: Sequence[Requirement], applies: Applies) -> dict[str, str]:
+    """The archive URL each applying constraint line names (``name @ URL``)."""
+    return {
+        line.key: line.url
+        for line in lines
+        if line.key and line.url and line.kind is Kind.ARCHIVE and applies(line)
+    }
+
+
 def _policy(settings: Settings, request: SyncRequest) -> Policy:
     return Policy(
         only_binary=frozenset(settings.only_binary),
@@ -400,6 +412,7 @@ def _resolve(
         closed=mode.enabled or not run.request.additive,
         listed=frozenset(r.key for r in _listed(run) if r.key),
         no_deps=run.request.no_deps,
+        constraint_urls=_constraint_urls(run.lines.constraints, run.applies),
         direct_files={build.line.url or "": build.link for build in plan.local.values()},
     )
     source.verified_urls.update(build.link.url for build in plan.local.values())

@@ -132,6 +132,8 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     listed: frozenset[str]
     #: ``install --no-deps``: dependencies are neither resolved nor checked (EC18).
     no_deps: bool = False
+    #: The archive URL a constraint line names for its project: pip installs that file.
+    constraint_urls: Mapping[str, str] = field(default_factory=dict)
     #: The file of each direct URL that is not an archive: the wheel built from a local
     #: project or checkout (see :mod:`~pip_hashsync.resolve.local`).
     direct_files: Mapping[str, FileLink] = field(default_factory=dict)
@@ -174,7 +176,9 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         specifier = self.constraints.get(key, SpecifierSet())
         for want in wants:
             specifier &= want.specifier
-        url = next((w.url for w in wants if w.url), None)
+        url = next((w.url for w in wants if w.url), None) or self.constraint_urls.get(key)
+        if url and url != self.constraint_urls.get(key, url):
+            return []  # a requirement's URL that the constraint's excludes
         if url:
             offered = [self.direct_files.get(url) or _link_for_url(url, key)]
         else:
