@@ -205,3 +205,76 @@ def test_a_url_constraints_fragment_hash_is_checked_as_usual(
     code, result, err = plan(*where, "--require-hashes")
     assert code == 0, err
     assert versions(result) == {"base": "0.1.0"}
+
+
+# -- item 4: requirements files over http(s) -------------------------------------------------
+
+
+@pytest.fixture
+def remote_files(dist_dir: Path, index_server: IndexServer, isolated_env: Path) -> dict[str, Path]:
+    """An index behind Basic auth (credentials in ``~/.netrc``) that also serves
+    ``/reqs/requirements.txt``, hashed, with a relative ``-r more.txt`` and ``-c
+    pins.txt``; returns the wheels by project."""
+    from distbuilder import sha256_of
+
+    index_server.auth = ("alice", "s3cret")
+    netrc = isolated_env / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    wheels = {name: build_wheel(dist_dir, name, "1.0") for name in ("base", "other")}
+    build_wheel(dist_dir, "other", "2.0")
+    index_server.documents.update(
+        {
+            "/reqs/requirements.txt": (
+                f"base==1.0 --hash=sha256:{sha256_of(wheels['base'])}\n-r more.txt\n-c pins.txt\n"
+            ).encode(),
+            "/reqs/more.txt": f"other --hash=sha256:{sha256_of(wheels['other'])}\n".encode(),
+            "/reqs/pins.txt": b"other==1.0\n",
+        }
+    )
+    return wheels
+
+
+@pytest.mark.parametrize("how", ["argument", "-r in a local file"])
+def test_requirements_file_over_http_is_read_as_pip_reads_it(
+    plan: Plan,
+    remote_files: dict[str, Path],
+    index_server: IndexServer,
+    workdir: Path,
+    how: str,
+) -> None:
+    """``sync https://…/requirements.txt`` and ``-r https://…`` inside a file: pip 26.3 and
+    uv read them (pip through its session, with the index's credentials; relative ``-r``
+    and ``-c`` inside them against their URL), and the hashes in them apply. pip-hashsync
+    refused them ("needs the network")."""
+    url = f"{index_server.url}/reqs/requirements.txt"
+    file = url if how == "argument" else str(write(workdir / "local.txt", f"-r {url}\n"))
+    index = ("-i", index_server.index_url)
+    assert pip_choice(*index, "-r", file) == {"base": "1.0", "other": "1.0"}
+    code, result, err = plan(*index, file)
+    assert code == 0, err
+    assert versions(result) == {"base": "1.0", "other": "1.0"}
+    assert result["hash_mode"] is True
+
+
+def test_hashes_of_a_remote_file_are_checked_and_failures_are_clear(
+    plan: Plan,
+    remote_files: dict[str, Path],
+    index_server: IndexServer,
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A wrong --hash in a fetched file is exit 3 as anywhere; a file the server does not
+    have is exit 4 naming it (pip: "Could not open requirements file", exit 1); ``lint``
+    stays offline and says so (exit 2)."""
+    index = ("-i", index_server.index_url)
+    index_server.documents["/reqs/pins.txt"] = b"other==2.0\n"
+    code, _, err = plan(*index, f"{index_server.url}/reqs/requirements.txt")
+    assert code == 3, err
+    code, result, _ = plan(*index, f"{index_server.url}/reqs/missing.txt")
+    assert code == 4
+    [problem] = result["problems"]
+    assert problem["message"].startswith("Could not read requirements file: HTTP error 404")
+    assert "/reqs/missing.txt" in problem["message"]
+    assert main(["lint", f"{index_server.url}/reqs/requirements.txt"]) == 2
+    assert "reads only local files (lint and verify work offline;" in capsys.readouterr().err

@@ -817,7 +817,10 @@ class RequirementsReader:
             path = url_to_path(path)
         elif scheme in ("http", "https"):
             if self._read_url is None:
-                raise UnreadableFile("reading requirements files from URLs needs the network")
+                raise UnreadableFile(
+                    "a URL needs the network, and this command reads only local files "
+                    "(lint and verify work offline; sync and install fetch it)"
+                )
             return self._read_url(path)
         return _read_file_bytes(path)
 

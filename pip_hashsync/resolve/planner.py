@@ -26,7 +26,12 @@ from pip_hashsync.environment.installed import InstalledDist, protected_closure,
 from pip_hashsync.environment.target import Target, protected_names
 from pip_hashsync.errors import ExitCode, Problem
 from pip_hashsync.index.candidates import Candidate
-from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
+from pip_hashsync.index.http import (
+    HttpClient,
+    HttpSettings,
+    NetworkError,
+    requirements_file_reader,
+)
 from pip_hashsync.index.metadata import IntegrityError, Metadata, MetadataFetcher
 from pip_hashsync.index.pages import FileLink, Index
 from pip_hashsync.requirements import rules
@@ -151,7 +156,10 @@ def plan_sync(
     new_venv = located is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
     target, settings, config_warnings = located or locate(request, new_venv=new_venv)
-    lines, mode, problems = read_request(request, settings)
+    try:
+        lines, mode, problems = read_request(request, settings, requirements_file_reader(settings))
+    except NetworkError as exc:  # a requirements file given by URL
+        return SyncPlan(target, False, problems=[Problem("network", str(exc))])
     plan = SyncPlan(target, mode.enabled, warnings=[*config_warnings, *lines.warnings])
     if new_venv:
         plan.warnings.append(
