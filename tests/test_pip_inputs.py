@@ -104,6 +104,19 @@ def test_only_final_refuses_pre_releases_as_pip_does(
     assert versions(result) == expected
 
 
+def test_only_final_refuses_a_pinned_pre_release_saying_why(
+    plan: Plan, prereleased: None, index_server: IndexServer, workdir: Path
+) -> None:
+    """pip 26.3 refuses ``base==2.0rc1`` under ``--only-final :all:`` ("No matching
+    distribution found"); pip-hashsync refuses it too, naming the file and the option."""
+    write(workdir / "requirements.txt", "--only-final :all:\nbase==2.0rc1\n")
+    code, result, _ = plan("-i", index_server.index_url, "requirements.txt")
+    assert code == 2
+    [problem] = result["problems"]
+    assert "base-2.0rc1-py3-none-any.whl" in problem["message"]
+    assert "a pre-release, which --only-final refuses" in problem["message"]
+
+
 # -- item 13: sync -r FILE, and requirements.txt by default -----------------------------------
 
 

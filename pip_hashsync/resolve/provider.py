@@ -260,6 +260,9 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         acceptable: list[FileLink] = []
         for file in offered:
             if file.version not in wanted:
+                if allow_pre is False and specifier.contains(file.version, prereleases=True):
+                    reason = "a pre-release, which --only-final refuses"
+                    rejected.append(Rejected(file, "pre-release", reason))
                 continue
             problem = self._reject(key, file)
             if problem:
