@@ -220,6 +220,22 @@ def test_a_url_constraints_fragment_hash_is_checked_as_usual(
     assert versions(result) == {"base": "0.1.0"}
 
 
+def test_a_url_constraint_of_a_folder_is_refused_not_ignored(
+    plan: Plan, index_server: IndexServer, dist_dir: Path, tmp_path: Path, workdir: Path
+) -> None:
+    """pip 26.3 builds a constraint's folder or checkout URL; pip-hashsync builds only
+    the folders of requirement lines, so it says so (exit 2) rather than ignore the URL
+    and take the index's file."""
+    build_wheel(dist_dir, "base", "0.2.0")
+    folder = tmp_path / "base-src"
+    write(folder / "pyproject.toml", "[project]\nname = 'base'\nversion = '0.1.0'\n")
+    write(workdir / "requirements.txt", "base\n")
+    write(workdir / "c.txt", f"base @ {folder.as_uri()}\n")
+    code, result, _ = plan("-i", index_server.index_url, "requirements.txt", "-c", "c.txt")
+    assert code == 2
+    assert "a constraint's URL is used only when it names an archive" in str(result["problems"])
+
+
 # -- item 4: requirements files over http(s) -------------------------------------------------
 
 

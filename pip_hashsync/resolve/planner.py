@@ -168,6 +168,16 @@ def plan_sync(
         )
     applies = rules.applies_in(target.marker_env(""))
     plan.problems = [*lines.problems, *problems, *rules.check(lines, mode, applies)]
+    plan.problems.extend(
+        Problem(
+            "constraint",
+            f"{line.describe()}: a constraint's URL is used only when it names an archive; "
+            "put a folder or checkout on a requirement line instead",
+            line.source,
+        )
+        for line in lines.constraints
+        if line.url and line.kind is not Kind.ARCHIVE and applies(line) and not mode.enabled
+    )
     if mode.enabled and any(p.kind in rules.MODE_PROBLEMS for p in plan.problems):
         plan.warnings.append(f"hash-checking mode is on ({mode.reason})")
     if plan.problems:
