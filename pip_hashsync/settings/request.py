@@ -138,8 +138,10 @@ def read_request(
     """The request's files, arguments and constraint files (``settings.constraints``)
     read, and the hash mode decided over them and the ``--require-hashes`` and
     ``--no-require-hashes`` settings (policy 1), with the problems of that decision.
-    ``read_url`` fetches files given by ``http(s):`` URL; without it they are problems
-    (the no-op check never touches the network: the full path reads them)."""
+    ``read_url`` fetches files given by ``http(s):`` URL, once the local files read
+    without other problems (every problem of a bad file is shown without waiting for the
+    network); without it they are problems (the no-op check never touches the network:
+    the full path reads them)."""
     from pip_hashsync.requirements import rules  # the reader's imports are not needed for --version
     from pip_hashsync.requirements.reader import RequirementsReader
 
@@ -147,6 +149,8 @@ def read_request(
     key = (*files, os.getcwd(), frozenset(os.environ.items()))
     lines = _READ.get(key)
     if lines is None or lines.problems or not files_unchanged(lines.read_files):
+        lines = _READ[key] = RequirementsReader().read(*files)
+    if read_url is not None and lines.unfetched and len(lines.problems) == len(lines.unfetched):
         lines = _READ[key] = RequirementsReader(read_url=read_url).read(*files)
     mode, problems = rules.decide_mode(
         lines,
