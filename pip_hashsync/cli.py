@@ -190,6 +190,8 @@ _PIP_OPTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("--no-binary",), "append"),
     (("--prefer-binary",), "store_true"),
     (("--pre",), "store_true"),
+    (("--all-releases",), "append"),
+    (("--only-final",), "append"),
     (("--cert",), "store"),
     (("--client-cert",), "store"),
     (("--timeout", "--default-timeout"), "store"),
@@ -238,7 +240,13 @@ def _add_target_options(parser: argparse._ActionsContainer, verb: str, keep_help
 
 
 def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="requirements file(s)")
+    """The requirements files, as arguments or ``-r`` options (as pip-sync and uv take
+    them), and the constraints files; see :func:`_given_files`."""
+    parser.add_argument("files", nargs="*", metavar="FILE", help="requirements file(s)")
+    parser.add_argument(
+        "-r", "--requirement", action="append", default=[], metavar="FILE",
+        dest="requirement_files", help="requirements file (may be repeated)",
+    )  # fmt: skip
     parser.add_argument(
         "-c", "--constraint", action="append", default=[], metavar="FILE",
         help="constraints file (may be repeated)",
@@ -310,11 +318,29 @@ def _config_setting(text: str) -> str:
     return text
 
 
+def _given_files(args: argparse.Namespace, default: str | None = None) -> list[str] | None:
+    """The requirements files given (arguments, then ``-r`` ones). With none, ``default``
+    when it exists, as pip-sync reads ``requirements.txt`` (said on stderr); else None
+    once the error is printed."""
+    files = [*args.files, *args.requirement_files]
+    if files:
+        return files
+    if default is not None and Path(default).is_file():
+        print(f"no file given: reading {default}", file=sys.stderr)
+        return [default]
+    missing = f" (there is no {default} in the current folder)" if default else ""
+    print(f"ERROR: give a requirements file{missing}", file=sys.stderr)
+    return None
+
+
 def _run_lint(args: argparse.Namespace) -> int:
     from pip_hashsync.commands.lint import lint
 
+    files = _given_files(args)
+    if files is None:
+        return ExitCode.BAD_INPUT
     report = lint(
-        args.files,
+        files,
         args.constraint,
         require_hashes=args.require_hashes,
         no_require_hashes=args.no_require_hashes,
@@ -379,6 +405,10 @@ def _run_install(args: argparse.Namespace) -> int:
 
 
 def _run_sync(args: argparse.Namespace) -> int:
+    files = _given_files(args, default="requirements.txt")
+    if files is None:
+        return ExitCode.BAD_INPUT
+    args.files = files
     request = _sync_request(args)
     if args.dry_run:
         return _print_plan(request, args.format)

@@ -76,6 +76,9 @@ class IndexServer:
     _server: _Server | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _failed: int = field(default=0, init=False, repr=False)
+    #: Route (``/reqs/requirements.txt``) -> bytes served as text/plain: other documents
+    #: (requirements files), behind the same auth as the rest.
+    documents: dict[str, bytes] = field(default_factory=dict)
 
     def start(self) -> None:
         self._server = _Server(self)
@@ -122,6 +125,8 @@ class IndexServer:
         if self.auth is not None and not self._authorized(headers.get("Authorization", "")):
             return 401, {"WWW-Authenticate": 'Basic realm="index"'}, b"who are you?"
         route = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
+        if route in self.documents:
+            return 200, {"Content-Type": "text/plain"}, self.documents[route]
         if route in ("/simple", "/simple/"):
             return self._project_list(route, headers)
         if route.startswith("/simple/"):

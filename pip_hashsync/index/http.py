@@ -804,3 +804,23 @@ def _local_headers(path: Path) -> urllib3.HTTPHeaderDict:
 
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return urllib3.HTTPHeaderDict({"Content-Type": content_type})
+
+
+def requirements_file_reader(settings: Settings) -> Callable[[str], bytes]:
+    """Reads a requirements file given by an ``http(s):`` URL as pip and uv do: through a
+    client with the run's network settings, so with the credentials of the index pages
+    (URL, ``.netrc``, keyring), and bounded as a local file is. The client is made at the
+    first URL: a run whose files are local makes none. A failure is :class:`NetworkError`
+    (exit 4) naming the file."""
+    from pip_hashsync.requirements.reader import MAX_FILE_SIZE
+
+    def read(url: str) -> bytes:
+        client = HttpClient(HttpSettings.from_settings(settings))
+        try:
+            return client.get(url, {"Accept": "text/plain, */*"}, limit=MAX_FILE_SIZE).content
+        except NetworkError as exc:
+            raise NetworkError(f"Could not read requirements file: {exc}", exc.status) from exc
+        finally:
+            client.close()
+
+    return read

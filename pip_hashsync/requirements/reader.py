@@ -220,6 +220,8 @@ class RequirementSet:
     stray_hashes: list[Source] = field(default_factory=list)
     #: Every file read, by absolute path or URL: the sha256 of its bytes (None for a URL).
     read_files: dict[str, str | None] = field(default_factory=dict)
+    #: Files given by ``http(s):`` URL and not fetched (no ``read_url``): each is a problem.
+    unfetched: list[str] = field(default_factory=list)
 
     def all_lines(self) -> list[Requirement]:
         return [*self.requirements, *self.constraints]
@@ -231,6 +233,10 @@ class RequirementSet:
 
 class UnreadableFile(Exception):
     """The file's bytes cannot be turned into text."""
+
+
+class _NotFetched(UnreadableFile):
+    """A file given by ``http(s):`` URL, read without a ``read_url`` hook."""
 
 
 def _read_file_bytes(path: str) -> bytes:
@@ -799,6 +805,8 @@ class RequirementsReader:
             data = self._load(path)
             text = decode(data, path, result.warnings.append)
         except (OSError, UnreadableFile) as exc:
+            if isinstance(exc, _NotFetched):
+                result.unfetched.append(path)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if isinstance(exc, IsADirectoryError):
                 reason = "it is a directory, not a file"
@@ -817,7 +825,10 @@ class RequirementsReader:
             path = url_to_path(path)
         elif scheme in ("http", "https"):
             if self._read_url is None:
-                raise UnreadableFile("reading requirements files from URLs needs the network")
+                raise _NotFetched(
+                    "a URL needs the network: lint and verify read only local files, and "
+                    "sync and install fetch it once the local files read without problems"
+                )
             return self._read_url(path)
         return _read_file_bytes(path)
 

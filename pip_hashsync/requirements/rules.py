@@ -187,11 +187,14 @@ def _line_problems(
         return
     others = [other for other in project if other is not line and overlap(line, other)]
     needs_pin = line.kind is Kind.INDEX and (mode.enabled or hashed)
-    if needs_pin and not line.pinned_version and not any(c.pinned_version for c in others):
+    # Another line's ``==`` or archive URL (a URL constraint: pip installs that file) pins.
+    pinned = line.pinned_version or any(c.pinned_version or c.kind is Kind.ARCHIVE for c in others)
+    if needs_pin and not pinned:
         yield Problem("unpinned", _unpinned_message(line), source)
         return
     if mode.enabled and not line.constraint:
-        covered = _strong(line.hashes) or _strong(line.url_hashes) or any(c.hashes for c in others)
+        own = bool(_strong(line.hashes) or _strong(line.url_hashes))
+        covered = own or any(c.hashes or _strong(c.url_hashes) for c in others)
         if not covered:
             yield Problem("missing-hash", _missing_message(line), source)
 

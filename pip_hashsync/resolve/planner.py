@@ -31,12 +31,17 @@ from pip_hashsync.environment.installed import (
 from pip_hashsync.environment.target import Target, protected_names
 from pip_hashsync.errors import ExitCode, Problem
 from pip_hashsync.index.candidates import Candidate
-from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
+from pip_hashsync.index.http import (
+    HttpClient,
+    HttpSettings,
+    NetworkError,
+    requirements_file_reader,
+)
 from pip_hashsync.index.metadata import IntegrityError, Metadata, MetadataFetcher
 from pip_hashsync.index.pages import FileLink, Index
 from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import AllowedHashes
-from pip_hashsync.requirements.reader import Requirement, RequirementSet
+from pip_hashsync.requirements.reader import Kind, Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
 from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
 from pip_hashsync.resolve.local import LocalBuild, is_local
@@ -157,7 +162,10 @@ def plan_sync(
     new_venv = located is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
     target, settings, config_warnings = located or locate(request, new_venv=new_venv)
-    lines, mode, problems = read_request(request, settings)
+    try:
+        lines, mode, problems = read_request(request, settings, requirements_file_reader(settings))
+    except NetworkError as exc:  # a requirements file given by URL
+        return SyncPlan(target, False, problems=[Problem("network", str(exc))])
     plan = SyncPlan(target, mode.enabled, warnings=[*config_warnings, *lines.warnings])
     if new_venv:
         plan.warnings.append(
@@ -166,6 +174,16 @@ def plan_sync(
         )
     applies = rules.applies_in(target.marker_env(""))
     plan.problems = [*lines.problems, *problems, *rules.check(lines, mode, applies)]
+    plan.problems.extend(
+        Problem(
+            "constraint",
+            f"{line.describe()}: a constraint's URL is used only when it names an archive; "
+            "put a folder or checkout on a requirement line instead",
+            line.source,
+        )
+        for line in lines.constraints
+        if line.url and line.kind is not Kind.ARCHIVE and applies(line) and not mode.enabled
+    )
     if mode.enabled and any(p.kind in rules.MODE_PROBLEMS for p in plan.problems):
         plan.warnings.append(f"hash-checking mode is on ({mode.reason})")
     if plan.problems:
@@ -188,7 +206,10 @@ def plan_sync(
     installed = {} if new_venv or fresh else scan(target.site_dirs())
     run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
     plan.allowed = allowed
-    plan.direct_urls = {r.key: r.url for r in wanted if r.key and r.url}
+    plan.direct_urls = {
+        **_constraint_urls(lines.constraints, applies),
+        **{r.key: r.url for r in wanted if r.key and r.url},
+    }
     client = HttpClient(HttpSettings.from_settings(settings))
     try:
         resolved = _resolve(run, plan, client, cache, offline)
@@ -369,12 +390,22 @@ def _constraint_specifiers(
     return constraints
 
 
+def _constraint_urls(lines: Sequence[Requirement], applies: Applies) -> dict[str, str]:
+    """The archive URL each applying constraint line names (``name @ URL``)."""
+    return {
+        line.key: line.url
+        for line in lines
+        if line.key and line.url and line.kind is Kind.ARCHIVE and applies(line)
+    }
+
+
 def _policy(settings: Settings, request: SyncRequest) -> Policy:
     return Policy(
         only_binary=frozenset(settings.only_binary),
         no_binary=frozenset(settings.no_binary),
         prefer_binary=settings.prefer_binary,
         pre=settings.all_releases | ({":all:"} if settings.pre else set()),
+        final_only=settings.only_final,
         no_build=request.no_build,
     )
 
@@ -410,6 +441,7 @@ def _resolve(
         closed=mode.enabled or not run.request.additive,
         listed=frozenset(r.key for r in _listed(run) if r.key),
         no_deps=run.request.no_deps,
+        constraint_urls=_constraint_urls(run.lines.constraints, run.applies),
         direct_files={build.line.url or "": build.link for build in plan.local.values()},
     )
     source.verified_urls.update(build.link.url for build in plan.local.values())

@@ -81,7 +81,9 @@ class Policy:
     only_binary: frozenset[str] = frozenset()
     no_binary: frozenset[str] = frozenset()
     prefer_binary: bool = False
+    #: ``--all-releases`` (and ``--pre``, as ``:all:``) and ``--only-final``: names or ``:all:``.
     pre: frozenset[str] = frozenset()
+    final_only: frozenset[str] = frozenset()
     #: ``--no-build``: no sdist is acceptable, whatever the project.
     no_build: bool = False
 
@@ -94,8 +96,16 @@ class Policy:
             return "--only-binary"
         return None
 
-    def allows_prereleases(self, key: str) -> bool:
-        return ":all:" in self.pre or key in self.pre
+    def allows_prereleases(self, key: str) -> bool | None:
+        """True or False when the settings decide, None for packaging's default (a
+        pre-release only when the specifier names one or nothing else matches); the
+        project's own setting wins over ``:all:``, as in pip."""
+        for name in (key, ":all:"):
+            if name in self.pre:
+                return True
+            if name in self.final_only:
+                return False
+        return None
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,8 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     listed: frozenset[str]
     #: ``install --no-deps``: dependencies are neither resolved nor checked (EC18).
     no_deps: bool = False
+    #: The archive URL a constraint line names for its project: pip installs that file.
+    constraint_urls: Mapping[str, str] = field(default_factory=dict)
     #: The file of each direct URL that is not an archive: the wheel built from a local
     #: project or checkout (see :mod:`~pip_hashsync.resolve.local`).
     direct_files: Mapping[str, FileLink] = field(default_factory=dict)
@@ -164,7 +176,9 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         specifier = self.constraints.get(key, SpecifierSet())
         for want in wants:
             specifier &= want.specifier
-        url = next((w.url for w in wants if w.url), None)
+        url = next((w.url for w in wants if w.url), None) or self.constraint_urls.get(key)
+        if url and url != self.constraint_urls.get(key, url):
+            return []  # a requirement's URL that the constraint's excludes
         if url:
             offered = [self.direct_files.get(url) or _link_for_url(url, key)]
         else:
@@ -239,13 +253,16 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     ) -> list[tuple[Version, list[FileLink]]]:
         """Acceptable files grouped by version, best version and best file first; every
         other file of a wanted version goes to :attr:`evidence` with its reason."""
-        allow_pre = self.policy.allows_prereleases(key) or None
         versions = {f.version for f in offered}
+        allow_pre = self.policy.allows_prereleases(key)
         wanted = set(specifier.filter(versions, prereleases=allow_pre))
         rejected: list[Rejected] = []
         acceptable: list[FileLink] = []
         for file in offered:
             if file.version not in wanted:
+                if allow_pre is False and specifier.contains(file.version, prereleases=True):
+                    reason = "a pre-release, which --only-final refuses"
+                    rejected.append(Rejected(file, "pre-release", reason))
                 continue
             problem = self._reject(key, file)
             if problem:

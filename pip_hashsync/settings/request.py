@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from pip_hashsync.environment.target import Target
     from pip_hashsync.errors import Problem
-    from pip_hashsync.requirements.reader import RequirementSet
+    from pip_hashsync.requirements.reader import RequirementSet, UrlReader
     from pip_hashsync.requirements.rules import HashMode
     from pip_hashsync.settings.config import Settings
 
@@ -137,11 +137,15 @@ def files_unchanged(files: Mapping[str, str | None]) -> bool:
 
 
 def read_request(
-    request: SyncRequest, settings: Settings
+    request: SyncRequest, settings: Settings, read_url: UrlReader | None = None
 ) -> tuple[RequirementSet, HashMode, list[Problem]]:
     """The request's files, arguments and constraint files (``settings.constraints``)
     read, and the hash mode decided over them and the ``--require-hashes`` and
-    ``--no-require-hashes`` settings (policy 1), with the problems of that decision."""
+    ``--no-require-hashes`` settings (policy 1), with the problems of that decision.
+    ``read_url`` fetches files given by ``http(s):`` URL, once the local files read
+    without other problems (every problem of a bad file is shown without waiting for the
+    network); without it they are problems (the no-op check never touches the network:
+    the full path reads them)."""
     from pip_hashsync.requirements import rules  # the reader's imports are not needed for --version
     from pip_hashsync.requirements.reader import RequirementsReader
 
@@ -150,6 +154,8 @@ def read_request(
     lines = _READ.get(key)
     if lines is None or lines.problems or not files_unchanged(lines.read_files):
         lines = _READ[key] = RequirementsReader().read(*files)
+    if read_url is not None and lines.unfetched and len(lines.problems) == len(lines.unfetched):
+        lines = _READ[key] = RequirementsReader(read_url=read_url).read(*files)
     mode, problems = rules.decide_mode(
         lines,
         require_hashes=settings.sources.get("require-hashes") if settings.require_hashes else None,
