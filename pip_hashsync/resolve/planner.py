@@ -426,20 +426,33 @@ def _resolve(
     else:
         plan.warnings.extend(g.message for g in gaps)
     plan.warnings.extend(metadata.notices)
-    plan.warnings.extend(
-        f"{f.filename} is yanked{': ' + f.yanked if f.yanked else ''}; used because the pin "
-        "allows nothing else"
-        for f in provider.yanked_used
-    )
     chosen = {}
     for candidate in mapping.values():
         if not candidate.extras:
             files = tuple(f for f in candidate.files if f.url not in metadata.failed)
             chosen[candidate.key] = replace(candidate, files=files)
+    plan.warnings.extend(_yank_warnings(chosen, [*run.wanted, *run.lines.constraints]))
     plan.metadata = {
         key: known for key, c in chosen.items() if (known := metadata.known(c)) is not None
     }
     return chosen
+
+
+def _yank_warnings(chosen: Mapping[str, Candidate], lines: Sequence[Requirement]) -> list[str]:
+    """One warning per yanked version taken, naming the ``==`` pin that took it (only an
+    exact pin may, PEP 592) and the reason given for the yank."""
+    warnings = []
+    for key, candidate in sorted(chosen.items()):
+        reasons = sorted({f.yanked for f in candidate.files if f.yanked is not None})
+        if not reasons:
+            continue
+        reason = next((f": {r}" for r in reasons if r), "")
+        pin = next((f" {line.text} ({line.source})" for line in lines if line.key == key), "")
+        warnings.append(
+            f"{candidate.name} {candidate.version} is yanked{reason}; used because the pin"
+            f"{pin} allows nothing else"
+        )
+    return warnings
 
 
 def _match_roots(

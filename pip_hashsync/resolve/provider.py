@@ -131,7 +131,6 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     required_by: dict[str, tuple[Candidate | None, Source | None]] = field(default_factory=dict)
     evidence: dict[str, list[Rejected]] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
-    yanked_used: list[FileLink] = field(default_factory=list)
 
     # -- resolvelib's five methods --------------------------------------------------------
 
@@ -289,8 +288,6 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
                 if f.yanked is not None
             )
             return fresh
-        # find_matches runs again for each resolver round: record each file once.
-        self.yanked_used.extend(f for f in files if f not in self.yanked_used)
         return files
 
     def _rank(self, key: str, file: FileLink) -> tuple[bool, bool, bool, Version, int, object]:
