@@ -74,3 +74,37 @@ def test_a_yanked_pinned_version_is_one_warning_naming_the_pin_and_the_reason(
         "cn 3.4.8 is yanked: broken release; used because the pin cn==3.4.8 "
         "(requirements.txt:1) allows nothing else"
     ]
+
+
+# -- item 16: equal files ----------------------------------------------------------------------
+
+
+def pip_choice(index: IndexServer, requirements: Path) -> str:
+    """The archive pip 26.x would install for the single line of ``requirements``."""
+    report = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-",
+         "--ignore-installed", "--no-deps", "-i", index.index_url, "-r", str(requirements)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    (item,) = json.loads(report)["install"]
+    return str(item["download_info"]["url"]).rsplit("/", 1)[-1]
+
+
+def test_two_wheels_with_the_same_tags_in_another_order_take_pips_file(
+    capsys: pytest.CaptureFixture[str], venv: Path, dist_dir: Path, workdir: Path,
+    index_server: IndexServer,
+) -> None:  # fmt: skip
+    """Issue 15 item 16: ``a-1.0-py2.py3-none-any.whl`` and ``a-1.0-py3.py2-none-any.whl``
+    are both allowed and rank the same (same version, tags, build). pip 26.3 sorts the
+    page's files ascending by its key (stable) and walks them in reverse, so of equal files
+    the one later on the page wins; pip-hashsync took the first. (uv keeps the first wheel
+    with the best tag priority; pip is the oracle here.)"""
+    wheels = [
+        build_wheel(dist_dir, "a", "1.0", tag=tag, files={"a/__init__.py": f"# {tag}\n"})
+        for tag in ("py2.py3-none-any", "py3.py2-none-any")
+    ]
+    requirements = write(workdir / "requirements.txt", f"a==1.0 {hashed(*wheels)}\n")
+    expected = pip_choice(index_server, requirements)
+    code, plan = dry_run(capsys, venv, index_server)
+    assert code == 0, plan
+    assert [a["file"] for a in plan["actions"]] == [expected]

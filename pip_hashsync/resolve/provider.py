@@ -254,7 +254,9 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         acceptable = self._apply_yank_policy(specifier, acceptable, rejected)
         self.evidence[key] = rejected
         groups: dict[Version, list[FileLink]] = {}
-        for file in sorted(acceptable, key=lambda f: self._rank(key, f), reverse=True):
+        # pip sorts ascending (a stable sort) and walks the result backwards: of files that
+        # rank the same, the one offered last comes first.
+        for file in reversed(sorted(acceptable, key=lambda f: self._rank(key, f))):
             groups.setdefault(file.version, []).append(file)
         return sorted(groups.items(), key=lambda item: self._rank(key, item[1][0]), reverse=True)
 
