@@ -108,3 +108,36 @@ def test_two_wheels_with_the_same_tags_in_another_order_take_pips_file(
     code, plan = dry_run(capsys, venv, index_server)
     assert code == 0, plan
     assert [a["file"] for a in plan["actions"]] == [expected]
+
+
+# -- item 15: one cache, several Pythons -------------------------------------------------------
+
+PYTHONS = {
+    version: Path(f"/root/.pyenv/versions/{full}/bin/python3")
+    for version, full in (("311", "3.11.7"), ("312", "3.12.1"))
+}
+
+
+@pytest.mark.skipif(
+    not all(p.exists() for p in PYTHONS.values()), reason="needs Python 3.11 and 3.12"
+)
+def test_a_cache_filled_by_another_python_does_not_hide_the_index(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, dist_dir: Path, workdir: Path,
+    index_server: IndexServer,
+) -> None:  # fmt: skip
+    """Issue 15 item 15: one cache shared by a CI matrix. A 3.11 sync caches the lock's
+    cp311 wheel; a 3.12 sync of the same lock with that cache must still read the index for
+    the cp312 wheel, not take the cache's (unsuitable) archive as everything there is and
+    fail with "no file suits the target". pip 26.3 and uv read the index whatever their
+    caches hold (their caches are keyed by URL, not by the lock's hashes)."""
+    wheels = [build_wheel(dist_dir, "a", "1.0", tag=f"cp{v}-none-any") for v in PYTHONS]
+    write(workdir / "requirements.txt", f"a==1.0 {hashed(*wheels)}\n")
+    cache = tmp_path / "shared-cache"
+    for version, python in PYTHONS.items():
+        venv = _venv(tmp_path / f"venv{version}", str(python))
+        argv = ["sync", "requirements.txt", "--venv", str(venv), "-i", index_server.index_url]
+        code = main([*argv, "--cache-dir", str(cache), "--no-input"])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        (installed,) = venv.glob("lib/python*/site-packages/a-1.0.dist-info")
+        assert f"cp{version}" in (installed / "WHEEL").read_text(encoding="utf-8")

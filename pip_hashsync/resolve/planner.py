@@ -402,6 +402,7 @@ def _resolve(
         direct_files={build.line.url or "": build.link for build in plan.local.values()},
     )
     source.verified_urls.update(build.link.url for build in plan.local.values())
+    source.usable = provider.usable
     roots = [
         Want(line.key or "", frozenset(line.extras), line.specifier, line.url, line)
         for line in run.wanted
@@ -509,6 +510,10 @@ class _FileSource:
     verified_urls: set[str] = field(default_factory=set)
     #: URLs standing for installed distributions: their METADATA file.
     installed_urls: set[str] = field(default_factory=set)
+    #: Whether the provider could take a file for the target (set once it exists): cached
+    #: archives stand in for the index only when one of them could be taken. A cache shared
+    #: by several Pythons holds files of the lock that suit only the others.
+    usable: Callable[[str, FileLink], bool] = lambda key, file: True
     _cached: dict[str, list[FileLink]] = field(default_factory=dict)
 
     def cached(self, key: str) -> list[FileLink]:
@@ -518,6 +523,8 @@ class _FileSource:
             self.installed_urls.update(link.url for link in links)
             if not links and self.cache:
                 links = _cached_links(self.cache, hashes)
+                if not any(self.usable(key, link) for link in links):
+                    links = []
                 self.verified_urls.update(link.url for link in links)
             self._cached[key] = links
         return self._cached[key]

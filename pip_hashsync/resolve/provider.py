@@ -213,6 +213,10 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
             wants.append(want)
         return wants
 
+    def usable(self, key: str, file: FileLink) -> bool:
+        """Whether ``file`` could be taken for the target, its version aside."""
+        return self._reject(key, file) is None
+
     # -- policy -------------------------------------------------------------------------------
 
     def _chain(self, candidate: Candidate) -> tuple[tuple[str, ...], Source | None]:
