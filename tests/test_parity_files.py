@@ -141,3 +141,74 @@ def test_a_cache_filled_by_another_python_does_not_hide_the_index(
         assert code == 0, out + err
         (installed,) = venv.glob("lib/python*/site-packages/a-1.0.dist-info")
         assert f"cp{version}" in (installed / "WHEEL").read_text(encoding="utf-8")
+
+
+# -- item 1: invalid legacy metadata -----------------------------------------------------------
+
+#: celery 4.3.0's own entry: a legacy version in parentheses that PEP 508 cannot read.
+BAD_ENTRY = "pytz (>dev)"
+
+
+def test_a_version_with_invalid_metadata_is_skipped_as_pip_skips_it(
+    capsys: pytest.CaptureFixture[str], venv: Path, dist_dir: Path, workdir: Path,
+    index_server: IndexServer,
+) -> None:  # fmt: skip
+    """Issue 15 item 1: celery 4.3.0 declares ``Requires-Dist: pytz (>dev)``. pip 26.3 warns
+    "Ignoring version 4.3.0 of celery since it has invalid metadata" and takes the next
+    version; uv skips it as well ("invalid metadata", it backtracks). pip-hashsync died
+    with an ``InvalidRequirement`` traceback, exit 1."""
+    build_wheel(dist_dir, "celery", "4.2.0")
+    build_wheel(dist_dir, "celery", "4.3.0", requires=[BAD_ENTRY])
+    requirements = write(workdir / "requirements.txt", "celery>=4\n")
+    expected = pip_choice(index_server, requirements)
+    code, plan = dry_run(capsys, venv, index_server)
+    assert code == 0, plan
+    assert [a["file"] for a in plan["actions"]] == [expected] == ["celery-4.2.0-py3-none-any.whl"]
+    (warning,) = plan["warnings"]
+    assert warning.startswith(
+        f"Ignoring version 4.3.0 of celery since it has invalid metadata: Requires-Dist "
+        f"{BAD_ENTRY!r}: "
+    )
+
+
+def test_a_pin_whose_metadata_is_invalid_is_exit_2_naming_the_line_and_the_entry(
+    capsys: pytest.CaptureFixture[str], venv: Path, dist_dir: Path, workdir: Path,
+    index_server: IndexServer,
+) -> None:  # fmt: skip
+    """Issue 15 item 1, a pin: pip 26.3 skips the only version, then fails with "No matching
+    distribution found for celery==4.3.0" after the warning; here the line and the bad
+    entry are named in one problem, exit 2 (bad input, not drift's 1)."""
+    wheel = build_wheel(dist_dir, "celery", "4.3.0", requires=[BAD_ENTRY])
+    write(workdir / "requirements.txt", f"celery==4.3.0 {hashed(wheel)}\n")
+    code, plan = dry_run(capsys, venv, index_server)
+    assert code == 2, plan
+    (problem,) = plan["problems"]
+    assert problem["source"] == "requirements.txt:1"
+    assert problem["message"].startswith(
+        "celery==4.3.0: version 4.3.0 has invalid metadata, and pip ignores such a version:"
+    )
+    assert f"Requires-Dist {BAD_ENTRY!r}" in problem["message"]
+
+
+def test_an_unexpected_error_is_one_message_asking_for_a_bug_report_exit_70(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, workdir: Path
+) -> None:
+    """Issue 15 item 1, the last resort: an exception no code path expects (a bug: here one
+    injected into the requirements reader) prints the error, where it was raised and a line
+    asking for a bug report, and exits 70 (sysexits' EX_SOFTWARE), a code that no success,
+    drift or documented failure uses. pip prints a traceback and exits 2; uv panics, 101."""
+    import pip_hashsync.requirements.reader as reader
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(reader.RequirementsReader, "read", broken)
+    write(workdir / "requirements.txt", "a==1.0\n")
+    code = main(["lint", "requirements.txt"])
+    out, err = capsys.readouterr()
+    assert code == 70
+    assert "Traceback" not in out + err
+    lines = err.splitlines()
+    assert lines[0].startswith("ERROR: internal error: ZeroDivisionError: division by zero (in ")
+    assert "test_parity_files.py" in lines[0]
+    assert lines[1].startswith("This is a bug in pip-hashsync 0.1.0; please report it")

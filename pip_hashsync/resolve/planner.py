@@ -427,6 +427,10 @@ def _resolve(
     else:
         plan.warnings.extend(g.message for g in gaps)
     plan.warnings.extend(metadata.notices)
+    plan.warnings.extend(
+        f"Ignoring version {version} of {key} since it has invalid metadata: {problem}"
+        for (key, version), problem in provider.invalid.items()
+    )
     chosen = {}
     for candidate in mapping.values():
         if not candidate.extras:
