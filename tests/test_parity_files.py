@@ -212,3 +212,36 @@ def test_an_unexpected_error_is_one_message_asking_for_a_bug_report_exit_70(
     assert lines[0].startswith("ERROR: internal error: ZeroDivisionError: division by zero (in ")
     assert "test_parity_files.py" in lines[0]
     assert lines[1].startswith("This is a bug in pip-hashsync 0.1.0; please report it")
+
+
+def test_of_equal_files_in_a_find_links_folder_and_on_the_index_pips_is_taken(
+    capsys: pytest.CaptureFixture[str], venv: Path, tmp_path: Path, workdir: Path,
+    index_server: IndexServer,
+) -> None:  # fmt: skip
+    """Issue 15 item 16, find-links: pip 26.3 lists a folder's files by URL, last first,
+    ahead of the pages, then walks its stable sort backwards: in a folder the first name
+    wins (``py2.py3`` here, uv takes the same), and a page's file beats a folder's."""
+    folder = tmp_path / "links"
+    wheels = [
+        build_wheel(folder, "a", "1.0", tag=tag, files={"a/__init__.py": f"# {tag}\n"})
+        for tag in ("py2.py3-none-any", "py3.py2-none-any")
+    ]
+    requirements = write(workdir / "requirements.txt", f"a==1.0 {hashed(*wheels)}\n")
+    for index in ("--no-index", "-i"):
+        args = ["--find-links", str(folder), index]
+        if index == "-i":
+            args.append(index_server.index_url)
+            build_wheel(index_server.root, "a", "1.0", tag="py3-none-any", files={})
+            build_wheel(index_server.root, "a", "1.0", tag="py2.py3-none-any",
+                        files={"a/__init__.py": "# py2.py3-none-any\n"})  # fmt: skip
+        report = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-",
+             "--ignore-installed", *args, "-r", str(requirements)],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        (item,) = json.loads(report)["install"]
+        argv = ["sync", "--dry-run", "--format", "json", "requirements.txt", "--venv", str(venv)]
+        code = main([*argv, *args, "--no-input"])
+        plan = json.loads(capsys.readouterr().out)
+        assert code == 0, plan
+        assert [a["url"] for a in plan["actions"]] == [item["download_info"]["url"]]
