@@ -13,26 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distbuilder import build_wheel, sha256_of
+from distbuilder import build_wheel
 from helpers import write
 from indexserver import IndexServer
+from test_sync_plan import _make_venv, hashed
 
 from pip_hashsync.cli import main
 
 
-def _venv(path: Path, python: str = sys.executable) -> Path:
-    subprocess.run([python, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
-
-
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def empty_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty venv of the running Python; never written to by the tests."""
-    return _venv(tmp_path_factory.mktemp("clean") / "venv")
-
-
-def hashed(*paths: Path) -> str:
-    return " ".join(f"--hash=sha256:{sha256_of(p)}" for p in paths)
+    return _make_venv(tmp_path_factory.mktemp("empty") / "venv")
 
 
 def dry_run(
@@ -50,7 +42,7 @@ def dry_run(
 
 
 def test_a_yanked_pinned_version_is_one_warning_naming_the_pin_and_the_reason(
-    capsys: pytest.CaptureFixture[str], venv: Path, dist_dir: Path, workdir: Path,
+    capsys: pytest.CaptureFixture[str], empty_venv: Path, dist_dir: Path, workdir: Path,
     index_server: IndexServer,
 ) -> None:  # fmt: skip
     """Issue 15 item 11: every file of charset-normalizer 3.4.8 is yanked; an ``==`` pin
@@ -66,7 +58,7 @@ def test_a_yanked_pinned_version_is_one_warning_naming_the_pin_and_the_reason(
     for wheel in (py3, cp, other):
         index_server.yanked[wheel.name] = "broken release"
     write(workdir / "requirements.txt", f"cn==3.4.8 {hashed(py3, cp)}\n")
-    code, plan = dry_run(capsys, venv, index_server)
+    code, plan = dry_run(capsys, empty_venv, index_server)
     assert code == 0, plan
     yank = [w for w in plan["warnings"] if "yanked" in w]
     assert yank == [
@@ -90,7 +82,7 @@ def pip_choice(index: IndexServer, requirements: Path) -> str:
 
 
 def test_two_wheels_with_the_same_tags_in_another_order_take_pips_file(
-    capsys: pytest.CaptureFixture[str], venv: Path, dist_dir: Path, workdir: Path,
+    capsys: pytest.CaptureFixture[str], empty_venv: Path, dist_dir: Path, workdir: Path,
     index_server: IndexServer,
 ) -> None:  # fmt: skip
     """Issue 15 item 16: ``a-1.0-py2.py3-none-any.whl`` and ``a-1.0-py3.py2-none-any.whl``
@@ -104,7 +96,7 @@ def test_two_wheels_with_the_same_tags_in_another_order_take_pips_file(
     ]
     requirements = write(workdir / "requirements.txt", f"a==1.0 {hashed(*wheels)}\n")
     expected = pip_choice(index_server, requirements)
-    code, plan = dry_run(capsys, venv, index_server)
+    code, plan = dry_run(capsys, empty_venv, index_server)
     assert code == 0, plan
     assert [a["file"] for a in plan["actions"]] == [expected]
 
@@ -133,7 +125,7 @@ def test_a_cache_filled_by_another_python_does_not_hide_the_index(
     write(workdir / "requirements.txt", f"a==1.0 {hashed(*wheels)}\n")
     cache = tmp_path / "shared-cache"
     for version, python in PYTHONS.items():
-        venv = _venv(tmp_path / f"venv{version}", str(python))
+        venv = _make_venv(tmp_path / f"venv{version}", str(python))
         argv = ["sync", "requirements.txt", "--venv", str(venv), "-i", index_server.index_url]
         code = main([*argv, "--cache-dir", str(cache), "--no-input"])
         out, err = capsys.readouterr()
@@ -149,7 +141,7 @@ BAD_ENTRY = "pytz (>dev)"
 
 
 def test_a_version_with_invalid_metadata_is_skipped_as_pip_skips_it(
-    capsys: pytest.CaptureFixture[str], venv: Path, dist_dir: Path, workdir: Path,
+    capsys: pytest.CaptureFixture[str], empty_venv: Path, dist_dir: Path, workdir: Path,
     index_server: IndexServer,
 ) -> None:  # fmt: skip
     """Issue 15 item 1: celery 4.3.0 declares ``Requires-Dist: pytz (>dev)``. pip 26.3 warns
@@ -161,7 +153,7 @@ def test_a_version_with_invalid_metadata_is_skipped_as_pip_skips_it(
     build_wheel(dist_dir, "celery", "4.3.0", requires=[BAD_ENTRY])
     requirements = write(workdir / "requirements.txt", "celery>=4\n")
     expected = pip_choice(index_server, requirements)
-    code, plan = dry_run(capsys, venv, index_server)
+    code, plan = dry_run(capsys, empty_venv, index_server)
     assert code == 0, plan
     assert [a["file"] for a in plan["actions"]] == [expected] == ["celery-4.2.0-py3-none-any.whl"]
     (warning,) = plan["warnings"]
@@ -172,7 +164,7 @@ def test_a_version_with_invalid_metadata_is_skipped_as_pip_skips_it(
 
 
 def test_a_pin_whose_metadata_is_invalid_is_exit_2_naming_the_line_and_the_entry(
-    capsys: pytest.CaptureFixture[str], venv: Path, dist_dir: Path, workdir: Path,
+    capsys: pytest.CaptureFixture[str], empty_venv: Path, dist_dir: Path, workdir: Path,
     index_server: IndexServer,
 ) -> None:  # fmt: skip
     """Issue 15 item 1, a pin: pip 26.3 skips the only version, then fails with "No matching
@@ -181,7 +173,7 @@ def test_a_pin_whose_metadata_is_invalid_is_exit_2_naming_the_line_and_the_entry
     entry leniently and fails only because no pytz is offered."""
     wheel = build_wheel(dist_dir, "celery", "4.3.0", requires=[BAD_ENTRY])
     write(workdir / "requirements.txt", f"celery==4.3.0 {hashed(wheel)}\n")
-    code, plan = dry_run(capsys, venv, index_server)
+    code, plan = dry_run(capsys, empty_venv, index_server)
     assert code == 2, plan
     (problem,) = plan["problems"]
     assert problem["source"] == "requirements.txt:1"
@@ -216,7 +208,7 @@ def test_an_unexpected_error_is_one_message_asking_for_a_bug_report_exit_70(
 
 
 def test_of_equal_files_in_a_find_links_folder_and_on_the_index_pips_is_taken(
-    capsys: pytest.CaptureFixture[str], venv: Path, tmp_path: Path, workdir: Path,
+    capsys: pytest.CaptureFixture[str], empty_venv: Path, tmp_path: Path, workdir: Path,
     index_server: IndexServer,
 ) -> None:  # fmt: skip
     """Issue 15 item 16, find-links: pip 26.3 lists a folder's files by URL, last first,
@@ -241,8 +233,8 @@ def test_of_equal_files_in_a_find_links_folder_and_on_the_index_pips_is_taken(
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         (item,) = json.loads(report)["install"]
-        argv = ["sync", "--dry-run", "--format", "json", "requirements.txt", "--venv", str(venv)]
-        code = main([*argv, *args, "--no-input"])
+        argv = ["sync", "--dry-run", "--format", "json", "requirements.txt", *args]
+        code = main([*argv, "--venv", str(empty_venv), "--no-input"])
         plan = json.loads(capsys.readouterr().out)
         assert code == 0, plan
         assert [a["url"] for a in plan["actions"]] == [item["download_info"]["url"]]
