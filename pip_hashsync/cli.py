@@ -14,6 +14,7 @@ import json
 import shlex
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -613,3 +614,18 @@ def _run(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt as exc:  # a transaction's own says what state it left
         print(f"ERROR: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: said in two lines, not a traceback
+        _report_bug(exc)
+        return int(ExitCode.INTERNAL_ERROR)
+
+
+def _report_bug(exc: Exception) -> None:
+    """An error no code path expected: what it is, where it was raised, and whom to tell."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (in {frames[-1].filename}:{frames[-1].lineno}, {frames[-1].name})" if frames else ""
+    print(f"ERROR: internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+    print(
+        f"This is a bug in pip-hashsync {__version__}; please report it with the command "
+        "that was run and these two lines.",
+        file=sys.stderr,
+    )

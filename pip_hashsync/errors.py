@@ -21,6 +21,8 @@ class ExitCode(enum.IntEnum):
     HASH_FAILURE = 3
     NETWORK = 4
     ENVIRONMENT = 5
+    #: A bug: an error no code path expected (sysexits' EX_SOFTWARE).
+    INTERNAL_ERROR = 70
 
 
 #: Where a setting given as a command-line option came from (see ``Settings.sources``).

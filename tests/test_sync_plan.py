@@ -625,7 +625,8 @@ def test_ec46_yanked_file_honours_an_exact_hashed_pin_with_one_warning(
     assert actions(plan) == {"a": ("install", wheel.name)}
     yank = [w for w in plan["warnings"] if "yanked" in w]
     assert yank == [
-        f"{wheel.name} is yanked: broken on Tuesdays; used because the pin allows nothing else"
+        "a 1.0 is yanked: broken on Tuesdays; used because the pin a==1.0 (requirements.txt:1) "
+        "allows nothing else"
     ]
 
 

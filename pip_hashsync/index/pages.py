@@ -328,14 +328,15 @@ class Index:
                     self._pages.setdefault(name, links)
 
     def files(self, name: str) -> list[FileLink]:
-        """Every file offered for ``name`` by every location."""
+        """Every file offered for ``name`` by every location: find-links first, as pip
+        finds them."""
         key = canonicalize_name(name)
         if key not in self._pages:
             links = self._fetch_project(key)
             with self._lock:
                 self._pages.setdefault(key, links)
         local = [self._hashed(link) for link in _of_project(self._find_links(), key)]
-        return [*self._pages[key], *local]
+        return [*local, *self._pages[key]]
 
     def _hashed(self, link: FileLink) -> FileLink:
         """A local find-links file with its sha256: hashing is cheap next to a download and
@@ -373,15 +374,18 @@ class Index:
         return parse_page(response.content, content_type, response.url or url, origin, project)
 
     def _find_links(self) -> list[FileLink]:
+        """The find-links files in pip's order, which decides between files that rank the
+        same (see the provider): the folders' files by URL, last first, then the pages'."""
         if self._flat is None:
-            flat: list[FileLink] = []
+            files: list[FileLink] = []
+            pages: list[FileLink] = []
             for location in self.find_links:
                 path = url_to_path(location) if location.startswith("file:") else location
                 if os.path.isdir(path):
-                    flat.extend(_directory_links(path, location))
+                    files.extend(_directory_links(path, location))
                 elif "://" in location:
-                    flat.extend(self._read_page(location, redact(location)))
-            self._flat = flat
+                    pages.extend(self._read_page(location, redact(location)))
+            self._flat = [*sorted(files, key=lambda link: link.url, reverse=True), *pages]
         return self._flat
 
 

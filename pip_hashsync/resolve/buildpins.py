@@ -257,6 +257,7 @@ def suggest_build_pins(
         constraints={},
         closed=False,
         listed=frozenset(),
+        no_deps=True,
     )
     want = Want(key, frozenset(), wanted.specifier)
     matches = provider.find_matches(key, {key: iter([want])}, {key: iter([])})

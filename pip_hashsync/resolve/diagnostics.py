@@ -21,6 +21,7 @@ EXIT_CODES: dict[str, ExitCode] = {
     "missing-dependency": ExitCode.BAD_INPUT,
     "build-dependency": ExitCode.BAD_INPUT,
     "conflict": ExitCode.BAD_INPUT,
+    "invalid-metadata": ExitCode.BAD_INPUT,
     "integrity": ExitCode.HASH_FAILURE,
     "network": ExitCode.NETWORK,
 }
@@ -64,9 +65,13 @@ def explain_no_candidates(
         return Problem("no-version", f"{what}: no version satisfies the requirement", source)
     hash_only = [r for r in rejected if r.kind == "hash"]
     refused = [r for r in rejected if _refused_build(r, allowed)]
+    unreadable = sorted({str(r.file.version) for r in rejected if r.kind == "metadata"})
     lines: list[str] = []
     if refused:
         head = f"{what}: only an sdist matched, and building it is refused ({refused[0].reason}):"
+    elif unreadable:
+        versions = ", ".join(unreadable)
+        head = f"{what}: version {versions} has invalid metadata, and pip ignores such a version:"
     elif allowed and hash_only:
         count = len(allowed.digests())
         head = (
@@ -88,7 +93,12 @@ def explain_no_candidates(
         if paste:
             lines.append("    If these files are the ones you meant to allow, use:")
             lines.extend(f"        {line}" for line in paste.splitlines())
-    kind = "no-build" if refused else "no-match" if allowed and hash_only else "no-version"
+    kind = (
+        "no-build" if refused
+        else "invalid-metadata" if unreadable
+        else "no-match" if allowed and hash_only
+        else "no-version"
+    )  # fmt: skip
     return Problem(kind, "\n".join(lines), source, want.key)
 
 

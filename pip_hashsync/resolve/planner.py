@@ -445,6 +445,7 @@ def _resolve(
         direct_files={build.line.url or "": build.link for build in plan.local.values()},
     )
     source.verified_urls.update(build.link.url for build in plan.local.values())
+    source.usable = provider.usable
     roots = [
         Want(line.key or "", frozenset(line.extras), line.specifier, line.url, line)
         for line in run.wanted
@@ -470,19 +471,36 @@ def _resolve(
         plan.warnings.extend(g.message for g in gaps)
     plan.warnings.extend(metadata.notices)
     plan.warnings.extend(
-        f"{f.filename} is yanked{': ' + f.yanked if f.yanked else ''}; used because the pin "
-        "allows nothing else"
-        for f in provider.yanked_used
+        f"Ignoring version {version} of {key} since it has invalid metadata: {problem}"
+        for (key, version), problem in provider.invalid.items()
     )
     chosen = {}
     for candidate in mapping.values():
         if not candidate.extras:
             files = tuple(f for f in candidate.files if f.url not in metadata.failed)
             chosen[candidate.key] = replace(candidate, files=files)
+    plan.warnings.extend(_yank_warnings(chosen, [*run.wanted, *run.lines.constraints]))
     plan.metadata = {
         key: known for key, c in chosen.items() if (known := metadata.known(c)) is not None
     }
     return chosen
+
+
+def _yank_warnings(chosen: Mapping[str, Candidate], lines: Sequence[Requirement]) -> list[str]:
+    """One warning per yanked version taken, naming the ``==`` pin that took it (only an
+    exact pin may, PEP 592) and the reason given for the yank."""
+    warnings = []
+    for key, candidate in sorted(chosen.items()):
+        reasons = sorted({f.yanked for f in candidate.files if f.yanked is not None})
+        if not reasons:
+            continue
+        reason = next((f": {r}" for r in reasons if r), "")
+        pin = next((f" {line.text} ({line.source})" for line in lines if line.key == key), "")
+        warnings.append(
+            f"{candidate.name} {candidate.version} is yanked{reason}; used because the pin"
+            f"{pin} allows nothing else"
+        )
+    return warnings
 
 
 def _match_roots(
@@ -539,6 +557,10 @@ class _FileSource:
     verified_urls: set[str] = field(default_factory=set)
     #: URLs standing for installed distributions: their METADATA file.
     installed_urls: set[str] = field(default_factory=set)
+    #: Whether the provider could take a file for the target (set once it exists): cached
+    #: archives stand in for the index only when one of them could be taken. A cache shared
+    #: by several Pythons holds files of the lock that suit only the others.
+    usable: Callable[[str, FileLink], bool] = lambda key, file: True
     _cached: dict[str, list[FileLink]] = field(default_factory=dict)
 
     def cached(self, key: str) -> list[FileLink]:
@@ -548,6 +570,8 @@ class _FileSource:
             self.installed_urls.update(link.url for link in links)
             if not links and self.cache:
                 links = _cached_links(self.cache, hashes)
+                if not any(self.usable(key, link) for link in links):
+                    links = []
                 self.verified_urls.update(link.url for link in links)
             self._cached[key] = links
         return self._cached[key]

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
+from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
@@ -24,7 +26,7 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
-from pip_hashsync.errors import Source
+from pip_hashsync.errors import HashsyncError, Source
 from pip_hashsync.index.candidates import Candidate, identifier_of
 from pip_hashsync.index.metadata import Metadata
 from pip_hashsync.index.pages import FileLink
@@ -33,6 +35,8 @@ from pip_hashsync.requirements.reader import Requirement, only_for_extra
 
 #: Reads the core metadata of a candidate (PEP 658 file or the archive's METADATA).
 MetadataReader = Callable[[Candidate], Metadata]
+#: Requires-Dist entries, each as written and parsed.
+_Parsed = list[tuple[str, PackagingRequirement]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class Gap:
     requirement: str
     chain: tuple[str, ...]
     source: Source | None
+
+
+class InvalidMetadata(HashsyncError):
+    """A candidate taken without its metadata checked turned out unreadable: exit 2."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,13 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
     required_by: dict[str, tuple[Candidate | None, Source | None]] = field(default_factory=dict)
     evidence: dict[str, list[Rejected]] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
-    yanked_used: list[FileLink] = field(default_factory=list)
+    #: Versions skipped because a Requires-Dist entry cannot be read, as pip skips them:
+    #: (project, version) -> what is wrong.
+    invalid: dict[tuple[str, Version], str] = field(default_factory=dict)
+    #: Each candidate's dependencies that its extras may need, as written and parsed (once).
+    _requires: dict[tuple[str, Version, frozenset[str]], _Parsed | str] = field(
+        default_factory=dict
+    )
 
     # -- resolvelib's five methods --------------------------------------------------------
 
@@ -169,7 +183,7 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         identifier: str,
         requirements: Mapping[str, Iterator[Want]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> list[Candidate]:
+    ) -> Sequence[Candidate]:
         wants = list(requirements[identifier])
         banned = {c.version for c in incompatibilities[identifier]}
         key, extras = wants[0].key, frozenset().union(*(w.extras for w in wants))
@@ -184,11 +198,12 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         else:
             offered = list(self.files_of(key))
         by_version = self._sort(key, specifier, offered)
-        return [
+        candidates = [
             Candidate(key, files[0].name, version, tuple(files), extras, url)
             for version, files in by_version
             if version not in banned
         ]
+        return candidates if self.no_deps else _Checked(candidates, self._readable)
 
     def is_satisfied_by(self, requirement: Want, candidate: Candidate) -> bool:
         if requirement.url:
@@ -203,13 +218,10 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
             self.required_by.setdefault(candidate.key, (candidate, None))
         if self.no_deps:
             return wants
-        metadata = self.metadata_of(candidate)
-        extras = {canonicalize_name(extra) for extra in candidate.extras}
-        for text in metadata.requires_dist:
-            extra = only_for_extra(text)
-            if extra is not None and extra not in extras:
-                continue
-            dependency = PackagingRequirement(text)
+        dependencies = self._dependencies(candidate)
+        if isinstance(dependencies, str):
+            raise InvalidMetadata(f"{candidate.describe()}: {dependencies}")
+        for text, dependency in dependencies:
             if not self._applies(dependency, candidate.extras):
                 continue
             key = canonicalize_name(dependency.name)
@@ -228,7 +240,45 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
             wants.append(want)
         return wants
 
+    def usable(self, key: str, file: FileLink) -> bool:
+        """Whether ``file`` could be taken for the target, its version aside."""
+        return self._reject(key, file) is None
+
     # -- policy -------------------------------------------------------------------------------
+
+    def _dependencies(self, candidate: Candidate) -> _Parsed | str:
+        """The Requires-Dist entries of ``candidate`` that its extras may need, as written
+        and parsed; or what is wrong with the first that cannot be read. Entries only for
+        other extras are not parsed (most entries of popular projects are: parsing them
+        costs more than the rest of resolving)."""
+        memo = (candidate.key, candidate.version, candidate.extras)
+        if memo not in self._requires:
+            extras = {canonicalize_name(extra) for extra in candidate.extras}
+            parsed: _Parsed = []
+            problem = None
+            for text in self.metadata_of(candidate).requires_dist:
+                extra = only_for_extra(text)
+                if extra is not None and extra not in extras:
+                    continue
+                try:
+                    parsed.append((text, PackagingRequirement(text)))
+                except InvalidRequirement as exc:
+                    problem = f"Requires-Dist {text!r}: {str(exc).splitlines()[0]}"
+                    break
+            self._requires[memo] = parsed if problem is None else problem
+        return self._requires[memo]
+
+    def _readable(self, candidate: Candidate) -> bool:
+        """Whether ``candidate``'s metadata can be read; if not, the version is skipped as pip
+        skips it, and its files are evidence of why."""
+        problem = self._dependencies(candidate)
+        if not isinstance(problem, str):
+            return True
+        self.invalid[(candidate.key, candidate.version)] = problem
+        reason = f"invalid metadata: {problem}"
+        evidence = self.evidence.setdefault(candidate.key, [])
+        evidence.extend(Rejected(f, "metadata", reason) for f in candidate.files)
+        return False
 
     def _chain(self, candidate: Candidate) -> tuple[tuple[str, ...], Source | None]:
         """The candidates from ``candidate`` up to a line of the file, and that line."""
@@ -272,7 +322,9 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
         acceptable = self._apply_yank_policy(specifier, acceptable, rejected)
         self.evidence[key] = rejected
         groups: dict[Version, list[FileLink]] = {}
-        for file in sorted(acceptable, key=lambda f: self._rank(key, f), reverse=True):
+        # pip sorts ascending (a stable sort) and walks the result backwards: of files that
+        # rank the same, the one offered last comes first.
+        for file in reversed(sorted(acceptable, key=lambda f: self._rank(key, f))):
             groups.setdefault(file.version, []).append(file)
         return sorted(groups.items(), key=lambda item: self._rank(key, item[1][0]), reverse=True)
 
@@ -306,8 +358,6 @@ class HashAwareProvider(AbstractProvider):  # type: ignore[type-arg]
                 if f.yanked is not None
             )
             return fresh
-        # find_matches runs again for each resolver round: record each file once.
-        self.yanked_used.extend(f for f in files if f not in self.yanked_used)
         return files
 
     def _rank(self, key: str, file: FileLink) -> tuple[bool, bool, bool, Version, int, object]:
@@ -348,3 +398,56 @@ def _link_for_url(url: str, key: str) -> FileLink:
         return FileLink.of_archive(filename, plain_url, "direct URL")
     except ValueError:
         return FileLink(filename, plain_url, "direct URL", key, Version("0"))
+
+
+class _Checked(Sequence[Candidate]):
+    """Candidates best first, each checked only when reached, as pip checks its found
+    candidates: a version whose metadata cannot be read is left out. Checking reads the
+    metadata, so it is done no further than the resolver looks."""
+
+    def __init__(self, candidates: Iterable[Candidate], readable: Callable[[Candidate], bool]):
+        self._pending = iter(candidates)
+        self._readable = readable
+        self._checked: list[Candidate] = []
+
+    def _reach(self, count: int | None) -> None:
+        """Check candidates until ``count`` are readable (None: all of them)."""
+        while count is None or len(self._checked) < count:
+            candidate = next(self._pending, None)
+            if candidate is None:
+                return
+            if self._readable(candidate):
+                self._checked.append(candidate)
+
+    @overload
+    def __getitem__(self, index: int) -> Candidate: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Candidate]: ...
+    def __getitem__(self, index: int | slice) -> Candidate | Sequence[Candidate]:
+        if isinstance(index, slice) or index < 0:
+            self._reach(None)
+        else:
+            self._reach(index + 1)
+        return self._checked[index]
+
+    def __len__(self) -> int:
+        self._reach(None)
+        return len(self._checked)
+
+    def __iter__(self) -> Iterator[Candidate]:
+        position = 0
+        while True:
+            self._reach(position + 1)
+            if position == len(self._checked):
+                return
+            yield self._checked[position]
+            position += 1
+
+    def __bool__(self) -> bool:
+        self._reach(1)
+        return bool(self._checked)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
