@@ -138,19 +138,25 @@ def read_request(
     """The request's files, arguments and constraint files (``settings.constraints``)
     read, and the hash mode decided over them and the ``--require-hashes`` and
     ``--no-require-hashes`` settings (policy 1), with the problems of that decision."""
-    from pip_hashsync.requirements import rules  # the reader's imports are not needed for --version
-    from pip_hashsync.requirements.reader import RequirementsReader
+    from pip_hashsync.requirements.reader import RequirementsReader  # not needed for --version
 
     files = (tuple(request.files), settings.constraints, tuple(request.arguments))
     key = (*files, os.getcwd(), frozenset(os.environ.items()))
     lines = _READ.get(key)
     if lines is None or lines.problems or not files_unchanged(lines.read_files):
         lines = _READ[key] = RequirementsReader().read(*files)
-    mode, problems = rules.decide_mode(
+    return (lines, *decide_mode(lines, settings))
+
+
+def decide_mode(lines: RequirementSet, settings: Settings) -> tuple[HashMode, list[Problem]]:
+    """The hash mode over the lines and the settings' ``--require-hashes`` and
+    ``--no-require-hashes``, each named by where it was given (``sync`` and ``lint`` alike)."""
+    from pip_hashsync.requirements import rules
+
+    return rules.decide_mode(
         lines,
         require_hashes=settings.sources.get("require-hashes") if settings.require_hashes else None,
         no_require_hashes=(
             settings.sources.get("no-require-hashes") if settings.no_require_hashes else None
         ),
     )
-    return lines, mode, problems
