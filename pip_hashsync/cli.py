@@ -518,6 +518,9 @@ def _run_hashes(args: argparse.Namespace) -> int:
     if result.problems:
         print(render_problems(result.problems), file=sys.stderr)
         return result.exit_code
+    if result.skipped:
+        print("WARNING: these lines are not pinned and were left as they are:", file=sys.stderr)
+        print("\n".join(f"    {line}" for line in result.skipped), file=sys.stderr)
     if args.check:
         for line in result.drift:
             print(line)

@@ -93,13 +93,16 @@ class HashesResult:
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (old, new)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    #: ``--check``: lines whose hashes differ from the index's, in words.
+    #: ``--check``: lines whose hashes differ from the index's, in words, in file order.
     drift: list[str] = field(default_factory=list)
+    #: Lines not pinned with ``==``/``===``: left as they are; ``--check`` fails on them.
+    skipped: list[Problem] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
+        """The code of ``--check`` (and of a run with problems): the skipped lines count."""
         codes = {ExitCode.NETWORK if p.kind == "not-found" else ExitCode.BAD_INPUT
-                 for p in self.problems}  # fmt: skip
+                 for p in [*self.problems, *self.skipped]}  # fmt: skip
         if codes:
             return ExitCode.NETWORK if ExitCode.NETWORK in codes else ExitCode.BAD_INPUT
         return ExitCode.DRIFT if self.drift else ExitCode.OK
@@ -170,7 +173,7 @@ def _pins(lines: Iterable[Requirement], result: HashesResult) -> list[Pin]:
                 f"{line.source}: {line.describe()} is not from an index; left as it is"
             )
         elif line.pinned_version is None:
-            result.problems.append(
+            result.skipped.append(
                 Problem("unpinned", f"{line.text} is not pinned with == or ===; only pinned "
                         "versions can be hashed", line.source, line.key)
             )  # fmt: skip
@@ -298,7 +301,8 @@ def _rewrite_all(
             result.problems.append(Problem("file", f"cannot rewrite {path}: {reason}"))
             continue
         new_lines = old.splitlines(keepends=True)
-        for pin in sorted(by_file.get(path, []), key=lambda p: -p.line.source.line):
+        rewrites = []  # decided top to bottom, so drift and warnings come in file order
+        for pin in sorted(by_file.get(path, []), key=lambda p: p.line.source.line):
             if not pin.files:
                 result.warnings.append(
                     f"{pin.line.source}: no file of {pin.line.key}=={pin.version} passes the "
@@ -306,7 +310,9 @@ def _rewrite_all(
                 )
                 continue
             wanted = sorted({Digest(algorithm, digests[f.url]) for f in pin.files})
-            new_lines = _rewrite_line(new_lines, pin, _final_hashes(pin, wanted, algorithm, result))
+            rewrites.append((pin, _final_hashes(pin, wanted, algorithm, result)))
+        for pin, hashes in reversed(rewrites):  # bottom up: line numbers above stay valid
+            new_lines = _rewrite_line(new_lines, pin, hashes)
         if path == (files[0] if files else None):
             for pin in additions:
                 result.drift.append(f"{path}: {pin.line.key}=={pin.version} is not in it")
