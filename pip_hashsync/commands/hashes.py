@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from pip_hashsync.errors import ExitCode, Problem, Source
 from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.index.pages import FileLink, Index
 from pip_hashsync.requirements.hashes import Digest
 from pip_hashsync.requirements.reader import Kind, Requirement, RequirementsReader
+from pip_hashsync.resolve.diagnostics import same_version
 from pip_hashsync.settings.config import load_settings
 
 _HASH_OPTION = re.compile(r"\s*--hash(?:=|\s+)\S+")
@@ -223,7 +224,7 @@ def _with_files(pin: Pin, index: Index, tag_filter: TagFilter, result: HashesRes
                     pin.line.source, pin.line.key)
         )  # fmt: skip
         return pin
-    exact = [f for f in offered if _same_version(f.version, pin.version)]
+    exact = [f for f in offered if same_version(f.version, pin.version)]
     if not exact:
         versions = sorted({str(f.version) for f in offered}, key=Version)[-5:]
         result.problems.append(
@@ -237,14 +238,6 @@ def _with_files(pin: Pin, index: Index, tag_filter: TagFilter, result: HashesRes
             result.warnings.append(f"{file.filename} is yanked{reason}")
     kept = tuple(f for f in exact if tag_filter.keeps(f))
     return Pin(pin.line, pin.version, kept)
-
-
-def _same_version(version: Version, pin: str) -> bool:
-    """``==1.0`` names 1.0 and 1.0.0, but not 1.0+cpu (a local label must be named)."""
-    try:
-        return version == Version(pin)
-    except InvalidVersion:
-        return str(version) == pin
 
 
 def _digests(

@@ -6,10 +6,14 @@ to allow a file (EC58).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+
+from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import ExitCode, Problem
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.requirements.hashes import AllowedHashes
+from pip_hashsync.requirements.reader import Requirement
 from pip_hashsync.resolve.provider import Gap, Rejected, Want
 
 #: Exit code for each problem kind this module produces (design policy 10).
@@ -46,6 +50,28 @@ def paste_ready(name: str, version: str, files: Sequence[FileLink]) -> str:
     if not digests:
         return ""
     return " \\\n".join([f"{name}=={version}", *(f"    --hash={d}" for d in digests)])
+
+
+def same_version(version: Version, pin: str) -> bool:
+    """``==1.0`` names 1.0 and 1.0.0, but not 1.0+cpu (a local label must be named)."""
+    try:
+        return version == Version(pin)
+    except InvalidVersion:
+        return str(version) == pin
+
+
+def with_paste_ready(problem: Problem, line: Requirement, offered: Sequence[FileLink]) -> Problem:
+    """A pinned line's missing-hash problem with the paste-ready lines of every file of its
+    version that is ``offered`` (all platforms: the file may serve several), as pip prints
+    the hash of the one file it downloaded."""
+    version = line.pinned_version or ""
+    files = [f for f in offered if same_version(f.version, version)]
+    paste = paste_ready(line.name or "", version, files)
+    if not paste:
+        return problem
+    lines = [problem.message, "    If the files the index serves are the ones you mean, use:"]
+    lines.extend(f"        {text}" for text in paste.splitlines())
+    return replace(problem, message="\n".join(lines))
 
 
 def explain_no_candidates(
