@@ -14,7 +14,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -577,10 +577,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        with _telling_retries(getattr(args, "verbose", 0) > 0):
+            return int(args.run(args))
     except HashsyncError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt as exc:  # a transaction's own says what state it left
         print(f"ERROR: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _telling_retries(verbose: bool) -> Iterator[None]:
+    """With ``-v``, each network retry is printed (to stderr) as it happens."""
+    if not verbose:
+        yield
+        return
+    import logging
+
+    from pip_hashsync.index.http import RETRY_LOG
+
+    log = logging.getLogger(RETRY_LOG)
+    handler = logging.StreamHandler(sys.stderr)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(logging.NOTSET)
+        log.propagate = True

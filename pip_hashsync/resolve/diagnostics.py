@@ -11,10 +11,12 @@ from dataclasses import replace
 from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import ExitCode, Problem
+from pip_hashsync.index.http import NetworkError
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.requirements.reader import Requirement
 from pip_hashsync.resolve.provider import Gap, Rejected, Want
+from pip_hashsync.settings.config import Settings, describe_location
 
 #: Exit code for each problem kind this module produces (design policy 10).
 EXIT_CODES: dict[str, ExitCode] = {
@@ -135,6 +137,20 @@ def _allowed_elsewhere(rejected: Sequence[Rejected], allowed: AllowedHashes) -> 
                 f"which cannot be used: {item.reason}"
             )
     return notes
+
+
+def explain_network(error: NetworkError, settings: Settings) -> Problem:
+    """A location that could not be read, named with the setting that configured it: the run
+    fails although another location may serve every file, since the locations are pooled and
+    the silent one could hold a newer (or a planted) file that would have been chosen."""
+    if error.location is None:
+        return Problem("network", str(error))
+    return Problem(
+        "network",
+        f"{describe_location(settings, error.location)} could not be read: {error}\n"
+        "    every configured index and find-links location must answer, as their files are "
+        "pooled: bring it back, or remove it from that setting",
+    )
 
 
 def explain_gaps(gaps: Sequence[Gap]) -> list[Problem]:

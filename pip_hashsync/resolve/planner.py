@@ -36,6 +36,7 @@ from pip_hashsync.requirements.rules import Applies
 from pip_hashsync.resolve.diagnostics import (
     exit_code_for,
     explain_gaps,
+    explain_network,
     explain_no_candidates,
     with_paste_ready,
 )
@@ -198,7 +199,7 @@ def plan_sync(
         source = next((r.source for r in wanted if exc.project and r.key == exc.project), None)
         plan.problems.append(Problem("integrity", str(exc), source, exc.project))
     except NetworkError as exc:
-        plan.problems.append(Problem("network", str(exc)))
+        plan.problems.append(explain_network(exc, settings))
     finally:
         client.close()
     if plan.problems:
