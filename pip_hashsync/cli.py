@@ -14,8 +14,7 @@ import json
 import shlex
 import sys
 import time
-import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -551,6 +550,9 @@ def _run_hashes(args: argparse.Namespace) -> int:
     if result.problems:
         print(render_problems(result.problems), file=sys.stderr)
         return result.exit_code
+    if result.skipped:
+        print("WARNING: these lines are not pinned and were left as they are:", file=sys.stderr)
+        print("\n".join(f"    {line}" for line in result.skipped), file=sys.stderr)
     if args.check:
         for line in result.drift:
             print(line)
@@ -607,7 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        with _telling_retries(getattr(args, "verbose", 0) > 0):
+            return int(args.run(args))
     except HashsyncError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return int(exc.exit_code)
@@ -621,6 +624,8 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _report_bug(exc: Exception) -> None:
     """An error no code path expected: what it is, where it was raised, and whom to tell."""
+    import traceback
+
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (in {frames[-1].filename}:{frames[-1].lineno}, {frames[-1].name})" if frames else ""
     print(f"ERROR: internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
@@ -629,3 +634,26 @@ def _report_bug(exc: Exception) -> None:
         "that was run and these two lines.",
         file=sys.stderr,
     )
+
+
+@contextlib.contextmanager
+def _telling_retries(verbose: bool) -> Iterator[None]:
+    """With ``-v``, each network retry is printed (to stderr) as it happens."""
+    if not verbose:
+        yield
+        return
+    import logging
+
+    from pip_hashsync.index.http import RETRY_LOG
+
+    log = logging.getLogger(RETRY_LOG)
+    handler = logging.StreamHandler(sys.stderr)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(logging.NOTSET)
+        log.propagate = True

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from pip_hashsync.errors import ExitCode, Problem, Source
 from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.index.pages import FileLink, Index
 from pip_hashsync.requirements.hashes import Digest
 from pip_hashsync.requirements.reader import Kind, Requirement, RequirementsReader
+from pip_hashsync.resolve.diagnostics import same_version
 from pip_hashsync.settings.config import load_settings
 
 _HASH_OPTION = re.compile(r"\s*--hash(?:=|\s+)\S+")
@@ -93,13 +94,16 @@ class HashesResult:
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (old, new)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    #: ``--check``: lines whose hashes differ from the index's, in words.
+    #: ``--check``: lines whose hashes differ from the index's, in words, in file order.
     drift: list[str] = field(default_factory=list)
+    #: Lines not pinned with ``==``/``===``: left as they are; ``--check`` fails on them.
+    skipped: list[Problem] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
+        """The code of ``--check`` (and of a run with problems): the skipped lines count."""
         codes = {ExitCode.NETWORK if p.kind == "not-found" else ExitCode.BAD_INPUT
-                 for p in self.problems}  # fmt: skip
+                 for p in [*self.problems, *self.skipped]}  # fmt: skip
         if codes:
             return ExitCode.NETWORK if ExitCode.NETWORK in codes else ExitCode.BAD_INPUT
         return ExitCode.DRIFT if self.drift else ExitCode.OK
@@ -170,7 +174,7 @@ def _pins(lines: Iterable[Requirement], result: HashesResult) -> list[Pin]:
                 f"{line.source}: {line.describe()} is not from an index; left as it is"
             )
         elif line.pinned_version is None:
-            result.problems.append(
+            result.skipped.append(
                 Problem("unpinned", f"{line.text} is not pinned with == or ===; only pinned "
                         "versions can be hashed", line.source, line.key)
             )  # fmt: skip
@@ -220,7 +224,7 @@ def _with_files(pin: Pin, index: Index, tag_filter: TagFilter, result: HashesRes
                     pin.line.source, pin.line.key)
         )  # fmt: skip
         return pin
-    exact = [f for f in offered if _same_version(f.version, pin.version)]
+    exact = [f for f in offered if same_version(f.version, pin.version)]
     if not exact:
         versions = sorted({str(f.version) for f in offered}, key=Version)[-5:]
         result.problems.append(
@@ -234,14 +238,6 @@ def _with_files(pin: Pin, index: Index, tag_filter: TagFilter, result: HashesRes
             result.warnings.append(f"{file.filename} is yanked{reason}")
     kept = tuple(f for f in exact if tag_filter.keeps(f))
     return Pin(pin.line, pin.version, kept)
-
-
-def _same_version(version: Version, pin: str) -> bool:
-    """``==1.0`` names 1.0 and 1.0.0, but not 1.0+cpu (a local label must be named)."""
-    try:
-        return version == Version(pin)
-    except InvalidVersion:
-        return str(version) == pin
 
 
 def _digests(
@@ -298,7 +294,8 @@ def _rewrite_all(
             result.problems.append(Problem("file", f"cannot rewrite {path}: {reason}"))
             continue
         new_lines = old.splitlines(keepends=True)
-        for pin in sorted(by_file.get(path, []), key=lambda p: -p.line.source.line):
+        rewrites = []  # decided top to bottom, so drift and warnings come in file order
+        for pin in sorted(by_file.get(path, []), key=lambda p: p.line.source.line):
             if not pin.files:
                 result.warnings.append(
                     f"{pin.line.source}: no file of {pin.line.key}=={pin.version} passes the "
@@ -306,7 +303,9 @@ def _rewrite_all(
                 )
                 continue
             wanted = sorted({Digest(algorithm, digests[f.url]) for f in pin.files})
-            new_lines = _rewrite_line(new_lines, pin, _final_hashes(pin, wanted, algorithm, result))
+            rewrites.append((pin, _final_hashes(pin, wanted, algorithm, result)))
+        for pin, hashes in reversed(rewrites):  # bottom up: line numbers above stay valid
+            new_lines = _rewrite_line(new_lines, pin, hashes)
         if path == (files[0] if files else None):
             for pin in additions:
                 result.drift.append(f"{path}: {pin.line.key}=={pin.version} is not in it")

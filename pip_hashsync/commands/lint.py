@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pip_hashsync.errors import COMMAND_LINE, Problem
+from pip_hashsync.errors import Problem
 from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.reader import Requirement, RequirementSet, RequirementsReader
+from pip_hashsync.settings.request import SyncRequest, decide_mode, request_settings
 from pip_hashsync.urls import redact
 
 
@@ -78,13 +79,16 @@ def lint(
     require_hashes: bool = False,
     no_require_hashes: bool = False,
 ) -> LintReport:
-    """Read ``files`` and ``constraints`` and check them without touching the network."""
-    lines = RequirementsReader().read(files, constraints)
-    mode, problems = rules.decide_mode(
-        lines,
-        require_hashes=COMMAND_LINE if require_hashes else None,
-        no_require_hashes=COMMAND_LINE if no_require_hashes else None,
-    )
+    """Read ``files`` and ``constraints`` and check them without touching the network.
+
+    The hash mode is decided as ``sync`` decides it, over pip's settings too
+    (``PIP_REQUIRE_HASHES``, ``require-hashes`` in pip's files, ``PIP_CONSTRAINT``); the
+    target's site file is not read, as ``lint`` has no target.
+    """
+    flags = {"require-hashes": require_hashes, "no-require-hashes": no_require_hashes}
+    settings = request_settings(SyncRequest(files, constraints, pip_options=flags), None)[0]
+    lines = RequirementsReader().read(files, settings.constraints)
+    mode, problems = decide_mode(lines, settings)
     problems = [*lines.problems, *problems, *rules.check(lines, mode)]
     return LintReport(lines, mode, problems)
 

@@ -55,6 +55,12 @@ if TYPE_CHECKING:
 
 #: Statuses retried with backoff, as pip retries them.
 RETRY_STATUSES = (500, 502, 503, 520, 527)
+#: Retries of a refused connection, whatever ``--retries`` says: one, at once, covers a
+#: server that was restarting; more only wait (pip's five take 7.5 s) at a port where
+#: nothing listens, and one index down fails the run anyway.
+REFUSED_RETRIES = 1
+#: The logger that tells each retry as it happens (``-v`` shows it).
+RETRY_LOG = "pip_hashsync.retries"
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 30
@@ -136,6 +142,9 @@ class NetworkError(HashsyncError):
     """A URL could not be fetched: exit 4. ``status`` is the HTTP status when there was one."""
 
     exit_code = ExitCode.NETWORK
+    #: The configured index or find-links location being read, when known (set by the
+    #: index reader), so that a message can say where it was configured.
+    location: str | None = None
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -301,7 +310,10 @@ class HttpClient:
                 **self._request_options,
             )
         except urllib3.exceptions.MaxRetryError as exc:
-            tries = self.settings.retries + 1
+            retries = self.settings.retries
+            if exc.reason is not None and _refused(exc.reason):
+                retries = min(retries, REFUSED_RETRIES)
+            tries = retries + 1
             reason = _describe(exc.reason) if exc.reason else "too many retries"
             raise NetworkError(f"Could not fetch {url} ({tries} tries): {reason}") from exc
         except urllib3.exceptions.HTTPError as exc:
@@ -326,9 +338,9 @@ class HttpClient:
 
     def _make_request_options(self) -> dict[str, Any]:
         """Retries and timeouts as pip's options set them, as urllib3 objects."""
-        from urllib3.util import Retry, Timeout
+        from urllib3.util import Timeout
 
-        retry = Retry(
+        retry = _retry_type()(
             total=self.settings.retries,
             status_forcelist=RETRY_STATUSES,
             backoff_factor=self.settings.backoff_factor,
@@ -755,6 +767,47 @@ def _status_error(url: str, response: urllib3.BaseHTTPResponse, *, auth_note: st
     elif status in RETRY_STATUSES:
         message += " (the server kept failing; retries exhausted)"
     return NetworkError(message, status)
+
+
+def _retry_type() -> type[urllib3.util.Retry]:
+    """urllib3's retries, as pip sets them, except that a refused connection stops after
+    :data:`REFUSED_RETRIES`; each retry is logged to :data:`RETRY_LOG` before its wait."""
+    import logging
+
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.util import Retry
+
+    log = logging.getLogger(RETRY_LOG)
+
+    class TellingRetry(Retry):
+        def increment(self, *args: Any, **kwargs: Any) -> TellingRetry:
+            names = ("method", "url", "response", "error", "_pool")
+            given = {**dict(zip(names, args, strict=False)), **kwargs}
+            error, pool, path = given.get("error"), given.get("_pool"), given.get("url") or ""
+            retry = super().increment(*args, **kwargs)
+            refused = sum(1 for entry in retry.history if entry.error and _refused(entry.error))
+            if pool is not None and error is not None and refused > REFUSED_RETRIES:
+                raise MaxRetryError(pool, path, error) from error
+            response, reason = given.get("response"), _describe(error) if error else "no answer"
+            if response is not None:
+                reason = f"HTTP {response.status}"
+            where = f"{pool.scheme}://{pool.host}:{pool.port}{path}" if pool else path
+            done = len(retry.history)
+            most = done + (retry.total or 0)
+            if error is not None and _refused(error):
+                most = min(most, REFUSED_RETRIES)
+            log.info(
+                "retrying %s (retry %d of %d) in %.1f s: %s",
+                redact(where), done, most, retry.get_backoff_time(), reason,
+            )  # fmt: skip
+            return retry
+
+    return TellingRetry
+
+
+def _refused(error: BaseException) -> bool:
+    """A connection the host refused: nothing listens on that port."""
+    return isinstance(error.__cause__ or error.__context__, ConnectionRefusedError)
 
 
 def _describe(exc: BaseException) -> str:

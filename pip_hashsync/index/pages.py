@@ -28,6 +28,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import ExitCode, HashsyncError
+from pip_hashsync.index.http import NetworkError
 from pip_hashsync.requirements.hashes import HEX_LENGTHS, file_digests
 from pip_hashsync.requirements.reader import ARCHIVE_EXTENSIONS
 from pip_hashsync.urls import path_to_url, redact, url_to_path
@@ -369,6 +370,8 @@ class Index:
         except Exception as exc:
             if getattr(exc, "status", None) == 404:
                 return []
+            if isinstance(exc, NetworkError):  # the configured location, for the message
+                exc.location = exc.location or origin
             raise
         content_type = response.headers.get("Content-Type", "text/html")
         return parse_page(response.content, content_type, response.url or url, origin, project)

@@ -6,11 +6,17 @@ to allow a file (EC58).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+
+from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import ExitCode, Problem
+from pip_hashsync.index.http import NetworkError
 from pip_hashsync.index.pages import FileLink
 from pip_hashsync.requirements.hashes import AllowedHashes
+from pip_hashsync.requirements.reader import Requirement
 from pip_hashsync.resolve.provider import Gap, Rejected, Want
+from pip_hashsync.settings.config import Settings, describe_location
 
 #: Exit code for each problem kind this module produces (design policy 10).
 EXIT_CODES: dict[str, ExitCode] = {
@@ -47,6 +53,28 @@ def paste_ready(name: str, version: str, files: Sequence[FileLink]) -> str:
     if not digests:
         return ""
     return " \\\n".join([f"{name}=={version}", *(f"    --hash={d}" for d in digests)])
+
+
+def same_version(version: Version, pin: str) -> bool:
+    """``==1.0`` names 1.0 and 1.0.0, but not 1.0+cpu (a local label must be named)."""
+    try:
+        return version == Version(pin)
+    except InvalidVersion:
+        return str(version) == pin
+
+
+def with_paste_ready(problem: Problem, line: Requirement, offered: Sequence[FileLink]) -> Problem:
+    """A pinned line's missing-hash problem with the paste-ready lines of every file of its
+    version that is ``offered`` (all platforms: the file may serve several), as pip prints
+    the hash of the one file it downloaded."""
+    version = line.pinned_version or ""
+    files = [f for f in offered if same_version(f.version, version)]
+    paste = paste_ready(line.name or "", version, files)
+    if not paste:
+        return problem
+    lines = [problem.message, "    If the files the index serves are the ones you mean, use:"]
+    lines.extend(f"        {text}" for text in paste.splitlines())
+    return replace(problem, message="\n".join(lines))
 
 
 def explain_no_candidates(
@@ -119,6 +147,20 @@ def _allowed_elsewhere(rejected: Sequence[Rejected], allowed: AllowedHashes) -> 
                 f"which cannot be used: {item.reason}"
             )
     return notes
+
+
+def explain_network(error: NetworkError, settings: Settings) -> Problem:
+    """A location that could not be read, named with the setting that configured it: the run
+    fails although another location may serve every file, since the locations are pooled and
+    the silent one could hold a newer (or a planted) file that would have been chosen."""
+    if error.location is None:
+        return Problem("network", str(error))
+    return Problem(
+        "network",
+        f"{describe_location(settings, error.location)} could not be read: {error}\n"
+        "    every configured index and find-links location must answer, as their files are "
+        "pooled: bring it back, or remove it from that setting",
+    )
 
 
 def explain_gaps(gaps: Sequence[Gap]) -> list[Problem]:

@@ -29,7 +29,7 @@ from pip_hashsync.environment.installed import (
     scan,
 )
 from pip_hashsync.environment.target import Target, protected_names
-from pip_hashsync.errors import ExitCode, Problem
+from pip_hashsync.errors import ExitCode, HashsyncError, Problem
 from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.http import (
     HttpClient,
@@ -43,7 +43,13 @@ from pip_hashsync.requirements import rules
 from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.requirements.reader import Kind, Requirement, RequirementSet
 from pip_hashsync.requirements.rules import Applies
-from pip_hashsync.resolve.diagnostics import exit_code_for, explain_gaps, explain_no_candidates
+from pip_hashsync.resolve.diagnostics import (
+    exit_code_for,
+    explain_gaps,
+    explain_network,
+    explain_no_candidates,
+    with_paste_ready,
+)
 from pip_hashsync.resolve.local import LocalBuild, is_local
 from pip_hashsync.resolve.ownenv import breaks_us
 from pip_hashsync.resolve.pins import resolve_pins
@@ -187,6 +193,8 @@ def plan_sync(
     if mode.enabled and any(p.kind in rules.MODE_PROBLEMS for p in plan.problems):
         plan.warnings.append(f"hash-checking mode is on ({mode.reason})")
     if plan.problems:
+        if not offline:
+            _paste_missing_hashes(plan, lines, with_file_options(settings, lines.options))
         return plan
     settings = with_file_options(settings, lines.options)
     plan.settings = settings
@@ -218,7 +226,7 @@ def plan_sync(
         source = next((r.source for r in wanted if exc.project and r.key == exc.project), None)
         plan.problems.append(Problem("integrity", str(exc), source, exc.project))
     except NetworkError as exc:
-        plan.problems.append(Problem("network", str(exc)))
+        plan.problems.append(explain_network(exc, settings))
     finally:
         client.close()
     if plan.problems:
@@ -250,6 +258,31 @@ def plan_sync(
     if any(a.changes and a.file is not None and not a.file.is_wheel for a in plan.actions):
         _plan_builds(run, plan, cache, offline)
     return plan
+
+
+def _paste_missing_hashes(plan: SyncPlan, lines: RequirementSet, settings: Settings) -> None:
+    """Give each pinned line that lacks a hash the ``--hash`` lines of its version's files,
+    read from the index pages (nothing is downloaded); when the index cannot be read, the
+    problems stand as they are."""
+    pinned = {r.source: r for r in lines.all_lines() if r.pinned_version and r.key}
+    missing = [
+        (number, pinned[p.source])
+        for number, p in enumerate(plan.problems)
+        if p.kind == "missing-hash" and p.source in pinned
+    ]
+    if not missing:
+        return
+    client = HttpClient(HttpSettings.from_settings(settings))
+    try:
+        index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
+        index.prefetch(line.key or "" for _, line in missing)
+        for number, line in missing:
+            offered = index.files(line.key or "")
+            plan.problems[number] = with_paste_ready(plan.problems[number], line, offered)
+    except HashsyncError:
+        pass
+    finally:
+        client.close()
 
 
 def _build_local(

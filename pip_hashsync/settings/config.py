@@ -30,6 +30,7 @@ from typing import Any
 from pip_hashsync.errors import COMMAND_LINE, InputError
 from pip_hashsync.requirements.reader import FileOptions, apply_name_set
 from pip_hashsync.settings import _pipcompat
+from pip_hashsync.urls import redact
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 KEYRING_PROVIDERS = ("auto", "disabled", "import", "subprocess")
@@ -561,3 +562,21 @@ def _file_name_sets(
         for name in sorted(names, key=lambda name: name != ":all:"):
             apply_name_set(name, into, against)
     return frozenset(target), frozenset(other)
+
+
+def describe_location(settings: Settings, location: str) -> str:
+    """An index or find-links ``location`` (credentials hidden, as in messages) with the
+    setting that names it and where that was given: ``the index URL (--extra-index-url
+    in PIP_EXTRA_INDEX_URL)``, so a user knows what to fix."""
+    indexes = [redact(url) for url in settings.index_urls]
+    if location in map(redact, settings.find_links):
+        noun, option = "the find-links location", "find-links"
+    elif location in indexes:
+        noun, option = "the index", "index-url" if location == indexes[0] else "extra-index-url"
+    else:
+        return location
+    source = settings.sources.get(option)
+    if source is None:  # only the default index has no source
+        return f"{noun} {location} (the default --index-url)"
+    where = "on the" if source == COMMAND_LINE else "in"
+    return f"{noun} {location} (--{option} {where} {source})"

@@ -146,8 +146,7 @@ def read_request(
     without other problems (every problem of a bad file is shown without waiting for the
     network); without it they are problems (the no-op check never touches the network:
     the full path reads them)."""
-    from pip_hashsync.requirements import rules  # the reader's imports are not needed for --version
-    from pip_hashsync.requirements.reader import RequirementsReader
+    from pip_hashsync.requirements.reader import RequirementsReader  # not needed for --version
 
     files = (tuple(request.files), settings.constraints, tuple(request.arguments))
     key = (*files, os.getcwd(), frozenset(os.environ.items()))
@@ -156,11 +155,18 @@ def read_request(
         lines = _READ[key] = RequirementsReader().read(*files)
     if read_url is not None and lines.unfetched and len(lines.problems) == len(lines.unfetched):
         lines = _READ[key] = RequirementsReader(read_url=read_url).read(*files)
-    mode, problems = rules.decide_mode(
+    return (lines, *decide_mode(lines, settings))
+
+
+def decide_mode(lines: RequirementSet, settings: Settings) -> tuple[HashMode, list[Problem]]:
+    """The hash mode over the lines and the settings' ``--require-hashes`` and
+    ``--no-require-hashes``, each named by where it was given (``sync`` and ``lint`` alike)."""
+    from pip_hashsync.requirements import rules
+
+    return rules.decide_mode(
         lines,
         require_hashes=settings.sources.get("require-hashes") if settings.require_hashes else None,
         no_require_hashes=(
             settings.sources.get("no-require-hashes") if settings.no_require_hashes else None
         ),
     )
-    return lines, mode, problems
