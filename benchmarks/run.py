@@ -65,11 +65,22 @@ LOCK = HERE / "lock.txt"
 CHANGED = HERE / "changed.txt"
 DEFAULT_INDEX = "https://pypi.org/simple"
 
+# The index variants (--pages): the small one built from the lock's wheels, and the default
+# index's real PEP 691 pages with the lock's files pointed at the loopback server, with PEP
+# 658 metadata for them (as the default index) or without any (as many mirrors).
+PAGES = ("small", "real", "real-no658")
+PAGE_PREFIX = {"small": "/simple/", "real": "/real/simple/", "real-no658": "/real-no658/simple/"}
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
 TOOLS = ("pip", "uv", "pip-hashsync")
 SCENARIOS = ("cold", "warm", "noop", "noop-again", "changed", "hashes")
 # Issue 6: pip-hashsync median / uv median, and the same against pip (>= 5x faster).
 TARGETS_UV = {"cold": 0.8, "warm": 1.0, "noop": 1.5, "noop-again": 1.5, "hashes": 1.0}
 TARGET_PIP = 0.2
+# Issue 16, on the real pages (with and without PEP 658): ratios to uv, and >= 4x faster than pip.
+TARGETS_UV_REAL = {"cold": 1.5, "warm": 2.0, "noop": 2.0, "noop-again": 2.0, "changed": 2.0}
+TARGETS_UV_REAL["hashes"] = 1.0
+TARGET_PIP_REAL = 0.25
 
 Json = dict[str, Any]
 
@@ -265,14 +276,94 @@ def ensure_wheels(ws: Path, bench_py: Path) -> Path:
     return dest
 
 
+def fetch_real_pages(ws: Path, names: list[str], refresh: bool = False) -> Path:
+    """The default index's PEP 691 page of every project, fetched once into
+    ``WORKDIR/pypi-pages/<name>.json`` and kept (``--refresh-pages`` fetches them again)."""
+    import urllib.request
+
+    dest = ws / "pypi-pages"
+    dest.mkdir(parents=True, exist_ok=True)
+    todo = [n for n in names if refresh or not (dest / f"{n}.json").exists()]
+    if not todo:
+        return dest
+    log(f"fetching {len(todo)} PEP 691 pages from {DEFAULT_INDEX} into {dest}")
+
+    def get(name: str) -> None:
+        req = urllib.request.Request(f"{DEFAULT_INDEX}/{name}/", headers={"Accept": JSON_TYPE})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            ctype = r.headers.get("Content-Type", "")
+            body = r.read()
+        if not ctype.startswith(JSON_TYPE):
+            raise RuntimeError(f"{name}: {ctype!r} is not {JSON_TYPE}")
+        json.loads(body)  # well-formed
+        tmp = dest / f"{name}.json.tmp"
+        tmp.write_bytes(body)
+        tmp.rename(dest / f"{name}.json")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        list(ex.map(get, todo))
+    return dest
+
+
+def write_real_pages(
+    tmp: Path, pages: Path, local: dict[str, tuple[str, str]], names: list[str]
+) -> Json:
+    """``real/simple/<name>/index.json`` and ``real-no658/simple/<name>/index.json`` from the
+    fetched pages: every file entry as the default index lists it, except the files of
+    ``local`` ({filename: (sha256 of the file, sha256 of its METADATA)}), whose URLs point to
+    ``/files/`` on the loopback server; ``real`` gives them PEP 658/714 metadata (served),
+    ``real-no658`` drops every metadata key of every file."""
+    stats: Json = {"pages": len(names), "files": 0, "bytes": 0, "largest": ("", 0)}
+    seen: set[str] = set()
+    for variant in ("real", "real-no658"):
+        for name in names:
+            page = json.loads((pages / f"{name}.json").read_bytes())
+            for f in page.get("files", []):
+                mine = local.get(f.get("filename"))
+                if variant == "real-no658" or mine:
+                    f.pop("core-metadata", None)
+                    f.pop("dist-info-metadata", None)
+                    f.pop("data-dist-info-metadata", None)
+                if mine:
+                    seen.add(f["filename"])
+                    f["url"] = "../../../files/" + urllib.parse.quote(f["filename"])
+                    f["hashes"] = {"sha256": mine[0]}
+                    if variant == "real":
+                        f["core-metadata"] = f["dist-info-metadata"] = {"sha256": mine[1]}
+            body = json.dumps(page, separators=(",", ":")).encode()
+            out = tmp / variant / "simple" / name / "index.json"
+            out.parent.mkdir(parents=True)
+            out.write_bytes(body)
+            if variant == "real":
+                stats["files"] += len(page.get("files", []))
+                stats["bytes"] += len(body)
+                if len(body) > stats["largest"][1]:
+                    stats["largest"] = (name, len(body))
+        root = {
+            "meta": {"api-version": "1.1"},
+            "projects": [{"name": n} for n in sorted(names)],
+        }
+        (tmp / variant / "simple" / "index.json").write_text(json.dumps(root))
+    missing = sorted(set(local) - seen)
+    if missing:
+        sys.exit(
+            f"not on the default index's pages (delete {pages} to fetch them again): {missing}"
+        )
+    return stats
+
+
 def wheel_key(filename: str) -> tuple[str, str]:
     name, version = filename.split("-")[:2]
     return canonical(name), version
 
 
-def build_index(ws: Path, wheels: Path, pins: list[dict[str, str]]) -> Json:
+def build_index(
+    ws: Path, wheels: Path, pins: list[dict[str, str]], real_pages: Path | None = None
+) -> Json:
     """A static PEP 503 tree: simple/<name>/index.html with #sha256= fragments and PEP 658/714
-    metadata attributes, files/<wheel> (hard links) and files/<wheel>.metadata."""
+    metadata attributes, files/<wheel> (hard links) and files/<wheel>.metadata; with
+    ``real_pages`` (the fetched PEP 691 pages) also real/ and real-no658/ (see
+    :func:`write_real_pages`)."""
     wanted = {(n, v) for p in pins for n, v in p.items()}
     chosen = [w for w in sorted(wheels.glob("*.whl")) if wheel_key(w.name) in wanted]
     missing = wanted - {wheel_key(w.name) for w in chosen}
@@ -283,6 +374,7 @@ def build_index(ws: Path, wheels: Path, pins: list[dict[str, str]]) -> Json:
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "files").mkdir(parents=True)
     projects: dict[str, list[str]] = {}
+    local: dict[str, tuple[str, str]] = {}
     total = members = 0
     for w in chosen:
         target = tmp / "files" / w.name
@@ -305,7 +397,8 @@ def build_index(ws: Path, wheels: Path, pins: list[dict[str, str]]) -> Json:
         attrs += f' data-core-metadata="sha256={hashlib.sha256(meta).hexdigest()}"'
         if headers.get("Requires-Python"):
             attrs += f' data-requires-python="{html.escape(headers["Requires-Python"])}"'
-        href = f"../../files/{urllib.parse.quote(w.name)}#sha256={hashlib.sha256(data).hexdigest()}"
+        local[w.name] = (hashlib.sha256(data).hexdigest(), hashlib.sha256(meta).hexdigest())
+        href = f"../../files/{urllib.parse.quote(w.name)}#sha256={local[w.name][0]}"
         link = f'<a href="{href}"{attrs}>{html.escape(w.name)}</a><br/>'
         projects.setdefault(wheel_key(w.name)[0], []).append(link)
     head = '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1">'
@@ -322,9 +415,17 @@ def build_index(ws: Path, wheels: Path, pins: list[dict[str, str]]) -> Json:
         + "\n".join(f'<a href="{n}/">{n}</a><br/>' for n in sorted(projects))
         + "\n</body></html>\n"
     )
+    stats: Json = {
+        "projects": len(projects),
+        "wheels": len(chosen),
+        "bytes": total,
+        "files": members,
+    }
+    if real_pages is not None:
+        stats["real_pages"] = write_real_pages(tmp, real_pages, local, sorted(projects))
     shutil.rmtree(root, ignore_errors=True)
     tmp.rename(root)
-    return {"projects": len(projects), "wheels": len(chosen), "bytes": total, "files": members}
+    return stats
 
 
 # --------------------------------------------------------------------------- servers
@@ -372,6 +473,7 @@ http {{
     scgi_temp_path {dir}/tmp/scgi;
     types {{
         text/html html;
+        application/vnd.pypi.simple.v1+json json;
         application/octet-stream whl metadata;
     }}
     default_type application/octet-stream;
@@ -379,9 +481,11 @@ http {{
         listen 127.0.0.1:{port};
         root {root};
         autoindex off;
-        index index.html;
+        index index.html index.json;
         # PyPI's caching headers: without them pip caches no download at all.
         location /simple/ {{ add_header Cache-Control "{page_cc}"; }}
+        location /real/ {{ add_header Cache-Control "{page_cc}"; }}
+        location /real-no658/ {{ add_header Cache-Control "{page_cc}"; }}
         location /files/ {{ add_header Cache-Control "{file_cc}"; }}
     }}
 }}
@@ -445,7 +549,9 @@ def serve(root: Path, port: int) -> None:
         if p.is_file():
             rel = "/" + p.relative_to(root).as_posix()
             data = p.read_bytes()
-            ctype = "text/html" if p.suffix == ".html" else "application/octet-stream"
+            ctype = {".html": "text/html", ".json": JSON_TYPE}.get(
+                p.suffix, "application/octet-stream"
+            )
             etag = f'"{hashlib.md5(data).hexdigest()[:16]}"'
             cc = FILE_CC if rel.startswith("/files/") else PAGE_CC
             head = (
@@ -453,8 +559,9 @@ def serve(root: Path, port: int) -> None:
                 f"Last-Modified: {started}\r\nCache-Control: {cc}\r\n"
             )
             files[rel] = (head.encode(), data)
-            if rel.endswith("/index.html"):
-                files[rel[: -len("index.html")]] = files[rel]
+            for index in ("index.html", "index.json"):
+                if rel.endswith("/" + index):
+                    files[rel[: -len(index)]] = files[rel]
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -497,13 +604,16 @@ def serve(root: Path, port: int) -> None:
     httpd.serve_forever()
 
 
-def measure_server(port: int, root: Path) -> Json:
-    """Fetch every file of the index once: sequentially on one keep-alive connection, then on
-    8 connections in parallel."""
-    paths = ["/simple/"]
-    for p in sorted((root / "simple").iterdir()):
-        if p.is_dir():
-            paths.append(f"/simple/{p.name}/")
+def measure_server(port: int, root: Path, variants: list[str]) -> Json:
+    """Fetch every file of the index once (the pages of ``variants``): sequentially on one
+    keep-alive connection, then on 8 connections in parallel."""
+    paths = []
+    for variant in variants:
+        prefix = PAGE_PREFIX[variant]
+        paths.append(prefix)
+        for p in sorted((root / prefix.strip("/")).iterdir()):
+            if p.is_dir():
+                paths.append(f"{prefix}{p.name}/")
     for p in sorted((root / "files").iterdir()):
         paths.append("/files/" + urllib.parse.quote(p.name))
 
@@ -538,6 +648,8 @@ def measure_server(port: int, root: Path) -> Json:
 
 
 class Bench:
+    counter = 0
+
     def __init__(self, args: argparse.Namespace, ws: Path, bench_venv: Path, index_url: str):
         self.args = args
         self.ws = ws
@@ -554,7 +666,6 @@ class Bench:
         self.changed_project = write_changed_lock(self.changed)
         self.pins_file.write_text("".join(f"{n}=={v}\n" for n, v in read_pins(LOCK).items()))
         self.expect = {self.lock: read_pins(self.lock), self.changed: read_pins(self.changed)}
-        self.counter = 0
         self.has_hashes = (
             subprocess.run(
                 [str(self.bench_py), "-m", "pip_hashsync", "hashes", "--help"],
@@ -565,8 +676,8 @@ class Bench:
         )
 
     def fresh(self, what: str) -> Path:
-        self.counter += 1
-        return self.runs_dir / f"{what}-{self.counter}"
+        Bench.counter += 1  # shared by the benches of every variant: one runs dir
+        return self.runs_dir / f"{what}-{Bench.counter}"
 
     def new_venv(self) -> Path:
         venv = self.fresh("venv")
@@ -718,76 +829,88 @@ class ToolState:
     idle: bool = False
 
 
-def run_all(bench: Bench, scenarios: list[str], runs: int) -> dict[str, dict[str, list[Json]]]:
-    results: dict[str, dict[str, list[Json]]] = {s: {t: [] for t in TOOLS} for s in scenarios}
-    hashes_tools = ["uv", "pip-hashsync"] if bench.has_hashes else ["uv"]
+def run_all(
+    benches: dict[str, Bench], scenarios: list[str], runs: int
+) -> dict[str, dict[str, dict[str, list[Json]]]]:
+    """{variant: {scenario: {tool: [result per run]}}}: run by run, every variant (index pages)
+    in turn, every scenario, the three tools interleaved (the order rotates every run)."""
+    everything: dict[str, dict[str, dict[str, list[Json]]]] = {
+        v: {s: {t: [] for t in TOOLS} for s in scenarios} for v in benches
+    }
     for i in range(runs):
         order = list(TOOLS[i % 3 :] + TOOLS[: i % 3])
-        bench.runs_dir.mkdir(parents=True, exist_ok=True)
-        # per tool: the cache of this run and whether it is filled; the venv synced to lock
-        state = {t: ToolState(bench.fresh(f"cache-{t}")) for t in TOOLS}
-        digests: dict[str, set[str]] = {}
-        for s in scenarios:
-            for tool in order:
-                st = state[tool]
-                if s == "hashes":
-                    if tool not in hashes_tools:
-                        continue
-                    cache = bench.fresh(f"cache-hashes-{tool}")
-                    dt, rc, logf = bench.execute(bench.hashes_cmd(tool, cache), cache)
-                    r: Json = {"seconds": dt, "rc": rc, "log": logf}
-                    if rc:
-                        r["error"] = f"exit {rc}"
-                    else:  # both must print the same digests
-                        digests[tool] = printed_digests(Path(logf))
-                        if len(digests) == 2 and digests["uv"] != digests["pip-hashsync"]:
-                            r["warning"] = (
-                                "digests differ from uv's: "
-                                f"{len(digests['uv'] - digests['pip-hashsync'])} missing, "
-                                f"{len(digests['pip-hashsync'] - digests['uv'])} extra"
-                            )
-                elif s == "cold":
-                    st.cache, venv = bench.fresh(f"cache-{tool}"), bench.new_venv()
-                    r = bench.timed_sync(tool, bench.lock, venv, st.cache)
-                    st.filled, st.venv = True, None if "error" in r else venv
-                elif s == "warm":
-                    if not st.filled:  # untimed: fill the cache
-                        bench.timed_sync(tool, bench.lock, bench.new_venv(), st.cache)
-                        st.filled = True
-                    venv = bench.new_venv()
-                    r = bench.timed_sync(tool, bench.lock, venv, st.cache)
-                    st.venv, st.idle = None if "error" in r else venv, False
-                else:  # noop, noop-again, changed: an environment synced to the lock
-                    prep: Json = {}
-                    if st.venv is None:  # untimed preparation
+        for variant, bench in benches.items():
+            results = everything[variant]
+            label = f"{variant:<10} " if len(benches) > 1 else ""
+            hashes_tools = ["uv", "pip-hashsync"] if bench.has_hashes else ["uv"]
+            bench.runs_dir.mkdir(parents=True, exist_ok=True)
+            # per tool: the cache of this run and whether it is filled; the venv synced to lock
+            state = {t: ToolState(bench.fresh(f"cache-{t}")) for t in TOOLS}
+            digests: dict[str, set[str]] = {}
+            for s in scenarios:
+                for tool in order:
+                    st = state[tool]
+                    if s == "hashes":
+                        if tool not in hashes_tools:
+                            continue
+                        cache = bench.fresh(f"cache-hashes-{tool}")
+                        dt, rc, logf = bench.execute(bench.hashes_cmd(tool, cache), cache)
+                        r: Json = {"seconds": dt, "rc": rc, "log": logf}
+                        if rc:
+                            r["error"] = f"exit {rc}"
+                        else:  # both must print the same digests
+                            digests[tool] = printed_digests(Path(logf))
+                            if len(digests) == 2 and digests["uv"] != digests["pip-hashsync"]:
+                                r["warning"] = (
+                                    "digests differ from uv's: "
+                                    f"{len(digests['uv'] - digests['pip-hashsync'])} missing, "
+                                    f"{len(digests['pip-hashsync'] - digests['uv'])} extra"
+                                )
+                    elif s == "cold":
+                        st.cache, venv = bench.fresh(f"cache-{tool}"), bench.new_venv()
+                        r = bench.timed_sync(tool, bench.lock, venv, st.cache)
+                        st.filled, st.venv = True, None if "error" in r else venv
+                    elif s == "warm":
+                        if not st.filled:  # untimed: fill the cache
+                            bench.timed_sync(tool, bench.lock, bench.new_venv(), st.cache)
+                            st.filled = True
                         venv = bench.new_venv()
-                        prep = bench.timed_sync(tool, bench.lock, venv, st.cache)
-                        st.filled, st.idle = True, False
-                        st.venv = None if "error" in prep else venv
-                    if st.venv is not None and s == "noop-again" and not st.idle:
-                        bench.timed_sync(tool, bench.lock, st.venv, st.cache)  # untimed
-                    if st.venv is None:
-                        r = {"seconds": 0.0, "error": "preparation failed", "log": prep["log"]}
-                    elif s in ("noop", "noop-again"):
-                        r = bench.timed_sync(tool, bench.lock, st.venv, st.cache)
-                        st.idle = True
-                    else:
-                        r = bench.timed_sync(tool, bench.changed, st.venv, st.cache)
-                        st.venv = None
-                if "error" in r or "warning" in r:  # keep the log
-                    kept = bench.ws / "failures" / f"run{i + 1}-{s}-{tool}.log"
-                    kept.parent.mkdir(exist_ok=True)
-                    shutil.copyfile(str(r["log"]), kept)
-                    r["log"] = str(kept)
-                r["order"] = order.index(tool) + 1
-                results[s][tool].append(r)
-                mark = f"  FAILED: {r['error']} (log: {r['log']})" if "error" in r else ""
-                if "warning" in r:
-                    mark += f"  WARNING: {r['warning']} (log: {r['log']})"
-                log(f"  run {i + 1}/{runs}  {s:<8} {tool:<13} {r['seconds']:8.3f} s{mark}")
-        if not bench.args.keep:
-            shutil.rmtree(bench.runs_dir, ignore_errors=True)
-    return results
+                        r = bench.timed_sync(tool, bench.lock, venv, st.cache)
+                        st.venv, st.idle = None if "error" in r else venv, False
+                    else:  # noop, noop-again, changed: an environment synced to the lock
+                        prep: Json = {}
+                        if st.venv is None:  # untimed preparation
+                            venv = bench.new_venv()
+                            prep = bench.timed_sync(tool, bench.lock, venv, st.cache)
+                            st.filled, st.idle = True, False
+                            st.venv = None if "error" in prep else venv
+                        if st.venv is not None and s == "noop-again" and not st.idle:
+                            bench.timed_sync(tool, bench.lock, st.venv, st.cache)  # untimed
+                        if st.venv is None:
+                            r = {"seconds": 0.0, "error": "preparation failed", "log": prep["log"]}
+                        elif s in ("noop", "noop-again"):
+                            r = bench.timed_sync(tool, bench.lock, st.venv, st.cache)
+                            st.idle = True
+                        else:
+                            r = bench.timed_sync(tool, bench.changed, st.venv, st.cache)
+                            st.venv = None
+                    if "error" in r or "warning" in r:  # keep the log
+                        kept = bench.ws / "failures" / f"run{i + 1}-{variant}-{s}-{tool}.log"
+                        kept.parent.mkdir(exist_ok=True)
+                        shutil.copyfile(str(r["log"]), kept)
+                        r["log"] = str(kept)
+                    r["order"] = order.index(tool) + 1
+                    results[s][tool].append(r)
+                    mark = f"  FAILED: {r['error']} (log: {r['log']})" if "error" in r else ""
+                    if "warning" in r:
+                        mark += f"  WARNING: {r['warning']} (log: {r['log']})"
+                    log(
+                        f"  run {i + 1}/{runs}  {label}{s:<8} {tool:<13} "
+                        f"{r['seconds']:8.3f} s{mark}"
+                    )
+            if not bench.args.keep:
+                shutil.rmtree(bench.runs_dir, ignore_errors=True)
+    return everything
 
 
 # --------------------------------------------------------------------------- report
@@ -797,7 +920,12 @@ def fmt(x: float) -> str:
     return f"{x:.3f}" if x < 10 else f"{x:.2f}"
 
 
-def summarize(results: dict[str, dict[str, list[Json]]]) -> dict[str, Json]:
+def summarize(results: dict[str, dict[str, list[Json]]], real: bool = False) -> dict[str, Json]:
+    """Medians, ratios and the targets: issue 6's on the small pages, issue 16's on the real
+    ones."""
+    targets_uv, target_pip = (
+        (TARGETS_UV_REAL, TARGET_PIP_REAL) if real else (TARGETS_UV, TARGET_PIP)
+    )
     summary: dict[str, Json] = {}
     for s, per_tool in results.items():
         row: Json = {}
@@ -824,10 +952,10 @@ def summarize(results: dict[str, dict[str, list[Json]]]) -> dict[str, Json]:
                 ratios[f"pip-hashsync/{ref}"] = hs / m
         row["ratios"] = ratios
         targets = {}
-        if s in TARGETS_UV:
-            targets["pip-hashsync/uv"] = TARGETS_UV[s]
+        if s in targets_uv:
+            targets["pip-hashsync/uv"] = targets_uv[s]
         if s != "hashes":
-            targets["pip-hashsync/pip"] = TARGET_PIP
+            targets["pip-hashsync/pip"] = target_pip
         row["targets"] = {
             k: {"max": v, "met": (ratios[k] <= v) if k in ratios else None}
             for k, v in targets.items()
@@ -836,8 +964,8 @@ def summarize(results: dict[str, dict[str, list[Json]]]) -> dict[str, Json]:
     return summary
 
 
-def table(summary: dict[str, Json], has_hashes: bool) -> str:
-    head = ["scenario", *TOOLS, "hs/uv", "hs/pip", "targets (issue 6)"]
+def table(summary: dict[str, Json], has_hashes: bool, real: bool = False) -> str:
+    head = ["scenario", *TOOLS, "hs/uv", "hs/pip", f"targets (issue {16 if real else 6})"]
     rows = [head]
     for s, row in summary.items():
         cells = [s]
@@ -908,6 +1036,22 @@ def main() -> None:
         help=f"run only these scenarios: {', '.join(SCENARIOS)}",
     )
     ap.add_argument(
+        "--pages",
+        nargs="+",
+        choices=PAGES,
+        default=["small"],
+        metavar="PAGES",
+        help="the index pages to run against, one table each, run by run in turn: small (the "
+        "lock's files only, PEP 658, the default), real (the default index's real PEP 691 "
+        "pages, PEP 658 for the lock's files), real-no658 (the same without any PEP 658 "
+        "metadata)",
+    )
+    ap.add_argument(
+        "--refresh-pages",
+        action="store_true",
+        help="fetch the default index's pages again (for --pages real, real-no658)",
+    )
+    ap.add_argument(
         "--server",
         choices=("nginx", "python"),
         help="default: nginx when installed, else the threaded Python server",
@@ -971,7 +1115,11 @@ def main() -> None:
 
     bench_venv, versions = setup_tools(ws, args.python, args.upgrade_tools)
     wheels = ensure_wheels(ws, bin_path(bench_venv, "python"))
-    lock_stats = build_index(ws, wheels, [read_pins(LOCK), read_pins(CHANGED)])
+    variants = list(dict.fromkeys(args.pages))
+    real_pages = None
+    if set(variants) - {"small"}:
+        real_pages = fetch_real_pages(ws, sorted(read_pins(LOCK)), args.refresh_pages)
+    lock_stats = build_index(ws, wheels, [read_pins(LOCK), read_pins(CHANGED)], real_pages)
     lock_only = {k: v for k, v in read_pins(LOCK).items()}
     sizes = [
         (w.stat().st_size, len(zipfile.ZipFile(w).namelist()))
@@ -991,8 +1139,9 @@ def main() -> None:
     port = args.port or free_port()
     proc, server_desc = start_server(kind, ws, port)
     try:
-        index_url = f"http://127.0.0.1:{port}/simple/"
-        srv = measure_server(port, ws / "index")
+        urls = {v: f"http://127.0.0.1:{port}{PAGE_PREFIX[v]}" for v in variants}
+        index_url = " ".join(urls.values())
+        srv = measure_server(port, ws / "index", variants)
         srv["server"] = server_desc
         mb = srv["bytes"] / 1e6
         log(f"pip-hashsync benchmark in {ws}")
@@ -1005,8 +1154,16 @@ def main() -> None:
             f"{srv['sequential_s']:.3f} s on one keep-alive connection, "
             f"{srv['parallel8_s']:.3f} s on 8 parallel connections"
         )
+        real = lock_stats["index"].get("real_pages")
+        if real and set(variants) - {"small"}:
+            log(
+                f"real pages: {real['pages']} projects, {real['files']} files listed, "
+                f"{real['bytes'] / 1e6:.1f} MB of JSON (largest: {real['largest'][0]}, "
+                f"{real['largest'][1] / 1e6:.1f} MB), fetched once into {ws / 'pypi-pages'}"
+            )
         log("tools: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-        bench = Bench(args, ws, bench_venv, index_url)
+        benches = {v: Bench(args, ws, bench_venv, url) for v, url in urls.items()}
+        bench = benches[variants[0]]
         name, old, new = bench.changed_project
         log(f"changed: {name} {old} -> {new}")
         log(f"target venvs and caches in {bench.runs_dir} ({fs_type(bench.runs_dir)})")
@@ -1018,7 +1175,7 @@ def main() -> None:
         shutil.rmtree(bench.runs_dir, ignore_errors=True)
         shutil.rmtree(ws / "failures", ignore_errors=True)
         if not args.no_warmup:
-            log("warm-up (untimed): one cold sync per tool")
+            log(f"warm-up (untimed): one cold sync per tool ({variants[0]} pages)")
             bench.runs_dir.mkdir(parents=True)
             for tool in TOOLS:
                 r = bench.timed_sync(tool, bench.lock, bench.new_venv(), bench.fresh("cache"))
@@ -1028,24 +1185,27 @@ def main() -> None:
                 )
             if not args.keep:
                 shutil.rmtree(bench.runs_dir, ignore_errors=True)
-        results = run_all(bench, scenarios, args.runs)
+        everything = run_all(benches, scenarios, args.runs)
     finally:
         stop_server(proc)
 
-    summary = summarize(results)
-    text = table(summary, bench.has_hashes)
-    log("")
-    log(
-        f"wall seconds, median (min–max) of {args.runs} runs; hs = pip-hashsync median / "
-        "tool median"
-    )
-    log(text)
+    per_variant: Json = {}
+    for variant, results in everything.items():
+        summary = summarize(results, real=variant != "small")
+        text = table(summary, bench.has_hashes, real=variant != "small")
+        per_variant[variant] = {"index": urls[variant], "summary": summary, "table": text}
+        log("")
+        log(
+            f"{variant} pages: wall seconds, median (min–max) of {args.runs} runs; "
+            "hs = pip-hashsync median / tool median"
+        )
+        log(text)
     notes = []
     if not bench.has_hashes and "hashes" in scenarios:
         notes.append("hashes: pip-hashsync has no `hashes` command in this checkout (uv only)")
     if "hashes" in scenarios:
         notes.append("hashes: pip has no equivalent command")
-    uv_cold = summary.get("cold", {}).get("uv", {}).get("median")
+    uv_cold = per_variant[variants[0]]["summary"].get("cold", {}).get("uv", {}).get("median")
     if uv_cold:
         notes.append(
             f"server alone: every file of the index in {srv['sequential_s']:.3f} s "
@@ -1067,8 +1227,11 @@ def main() -> None:
         "lock": lock_stats,
         "changed": {"project": name, "from": old, "to": new},
         "server": srv,
-        "summary": summary,
-        "table": text,
+        "pages": variants,
+        # the first variant's, as before --pages; every variant's under "variants"
+        "summary": per_variant[variants[0]]["summary"],
+        "table": per_variant[variants[0]]["table"],
+        "variants": per_variant,
         "notes": notes,
         "elapsed_s": time.perf_counter() - t_start,
     }
