@@ -100,3 +100,27 @@ def test_without_pep658_outside_hash_mode_bytes_unlike_the_advertised_digest_are
     write(Path("requirements.txt"), "a==1.0\n")
     assert _sync(tmp_path, index_server, capsys) == 3
     assert _archive_gets(index_server) == Counter({wheel.name: 1})
+
+
+def test_without_pep658_a_file_failing_while_read_ahead_falls_back_told_once(
+    workdir: Path, tmp_path: Path, index_server: IndexServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """EC44 while reading ahead: the best wheel's bytes are not allowed, the next allowed
+    file of the version is read and installed, each downloaded once, the failure told once."""
+    index_server.metadata = False
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}-none-any"
+    best = build_wheel(index_server.root, "p0", "1.0", tag=tag, requires=["p1"])
+    other = build_wheel(index_server.root, "p0", "1.0", requires=["p1"])
+    p1 = build_wheel(index_server.root, "p1", "1.0")
+    index_server.tampered[best.name] = b"PK evil bytes"
+    lines = [f"p0==1.0 --hash=sha256:{sha256_of(best)} --hash=sha256:{sha256_of(other)}"]
+    lines.append(f"p1==1.0 --hash=sha256:{sha256_of(p1)}")
+    write(Path("requirements.txt"), "\n".join(lines) + "\n")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    argv = ["sync", "requirements.txt", "--venv", str(venv), "-i", index_server.index_url]
+    assert main([*argv, "--cache-dir", str(tmp_path / "cache"), "--no-input"]) == 0
+    out, err = capsys.readouterr()
+    assert (out + err).count("trying the next allowed file") == 1, out + err
+    assert f"{best.name} from {index_server.index_url} does not match" in out + err
+    assert _archive_gets(index_server) == Counter({best.name: 1, other.name: 1, p1.name: 1})

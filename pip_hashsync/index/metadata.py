@@ -232,6 +232,8 @@ class MetadataFetcher:
     #: URL -> why: files whose bytes failed the check, never to be chosen (EC44).
     failed: dict[str, str] = field(default_factory=dict)
     _cache: dict[str, Metadata] = field(default_factory=dict)
+    #: URLs of ``failed`` whose failure is in ``notices`` already.
+    _told: set[str] = field(default_factory=set)
 
     def known(self, candidate: Candidate) -> Metadata | None:
         """The metadata read for ``candidate`` so far (None: not read, e.g. ``--no-deps``)."""
@@ -239,8 +241,7 @@ class MetadataFetcher:
 
     def prefetch(self, candidates: Iterable[Candidate], workers: int = 8) -> None:
         """Read the metadata of ``candidates`` in parallel (files over the network are most
-        of a cold plan's time). A candidate that fails here is read again, and fails in
-        its own words, when the resolver asks for it."""
+        of a cold plan's time). What fails here is told, in order, when the resolver asks."""
         pending = {c.files[0].url: c for c in candidates if c.files and not self.known(c)}
         if len(pending) < 2:
             return
@@ -249,26 +250,32 @@ class MetadataFetcher:
                 pass
 
     def _read_ahead(self, candidate: Candidate) -> None:
-        with contextlib.suppress(Exception):  # told again, in order, by the resolver's call
-            self(candidate)
+        with contextlib.suppress(Exception):  # raised again by the resolver's own call
+            self._first_readable(candidate)
 
     def __call__(self, candidate: Candidate) -> Metadata:
+        try:
+            return self._first_readable(candidate)
+        finally:
+            for file in candidate.files:
+                if file.url in self.failed and file.url not in self._told:
+                    self._told.add(file.url)
+                    self.notices.append(f"{self.failed[file.url]}; trying the next allowed file")
+
+    def _first_readable(self, candidate: Candidate) -> Metadata:
+        """The metadata of the first file of ``candidate`` that can be read, each file read
+        at most once; IntegrityError listing every file that failed when none can."""
         failures = []
         for file in candidate.files:
             if file.url in self._cache:
                 return self._cache[file.url]
-            if file.url in self.failed:
-                failures.append(self.failed[file.url])
-                continue
-            try:
-                metadata = self._read(candidate.key, file)
-            except IntegrityError as exc:
-                failures.append(str(exc))
-                self.failed[file.url] = str(exc)
-                self.notices.append(f"{exc}; trying the next allowed file")
-                continue
-            self._cache[file.url] = metadata
-            return metadata
+            if file.url not in self.failed:
+                try:
+                    self._cache[file.url] = self._read(candidate.key, file)
+                    return self._cache[file.url]
+                except IntegrityError as exc:
+                    self.failed[file.url] = str(exc)
+            failures.append(self.failed[file.url])
         raise IntegrityError("\n".join(failures), candidate.key)
 
     def _read(self, key: str, file: FileLink) -> Metadata:
