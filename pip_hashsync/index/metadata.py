@@ -1,11 +1,11 @@
 """Core metadata of a candidate, for its dependencies: from a PEP 658 file when the index
 serves one (checked against its advertised hash, EC48), else from the archive itself.
 
-An archive read here is judged like any download: it is fetched into the verified archive
-cache by the caller's ``archive_of`` (in hash-checking mode its bytes must be allowed before
-they are read, else the next file of the version is tried, EC44), where the install finds
-it again. A
-metadata file is read whole, so it is refused past the size a member read whole may have.
+An archive read here is judged like any download: the caller's ``archive_of`` fetches it
+into the verified archive cache, where the install finds it again, and in hash-checking mode
+its bytes must be allowed before they are read, else the next file of the version is tried
+(EC44). A metadata file is read whole, so it is refused past the size a member read whole
+may have.
 """
 
 from __future__ import annotations
