@@ -79,6 +79,10 @@ class IndexServer:
     #: Route (``/reqs/requirements.txt``) -> bytes served as text/plain: other documents
     #: (requirements files), behind the same auth as the rest.
     documents: dict[str, bytes] = field(default_factory=dict)
+    #: Every ``.metadata`` request waits here before it is answered: the barrier passes
+    #: only when its ``parties`` requests are in flight at once; a client asking one after
+    #: another breaks it (after its timeout), and is then answered as usual.
+    metadata_gate: threading.Barrier | None = None
 
     def start(self) -> None:
         self._server = _Server(self)
@@ -226,6 +230,9 @@ class IndexServer:
         if wanted_metadata:
             if not self.metadata:
                 return _not_found()
+            if self.metadata_gate is not None:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    self.metadata_gate.wait()
             return 200, {"Content-Type": "application/octet-stream"}, self._served_metadata(path)
         data = self.tampered.get(filename)
         if data is None:

@@ -597,8 +597,9 @@ def test_ec44_unreadable_archive_outside_hash_mode_is_a_problem_not_a_traceback(
     run: Run, dist_dir: Path, workdir: Path, index_server: IndexServer
 ) -> None:
     """EC44 outside hash mode: nothing to verify against, but bytes that are not a wheel
-    cannot give metadata: exit 3 with the file named, no traceback."""
-    index_server.metadata = False
+    cannot give metadata: exit 3 with the file named, no traceback. (The index advertises
+    no digest: one it advertised would refuse the bytes before they are read, as pip does.)"""
+    index_server.advertise, index_server.metadata = "none", False
     wheel = build_wheel(dist_dir, "a", "1.0")
     index_server.tampered[wheel.name] = b"PK evil bytes"
     reqs(workdir, "a==1.0\n")

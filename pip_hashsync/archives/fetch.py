@@ -117,6 +117,27 @@ def fetch(
     return archives, notices
 
 
+def fetch_file(
+    key: str, file: FileLink, allowed: AllowedHashes | None, client: HttpClient, cache: ArchiveCache
+) -> Archive:
+    """``file`` alone, from the cache or downloaded into it, judged as :func:`fetch` judges
+    it: for a reader that needs an archive's bytes before the plan is made (its METADATA,
+    when the index serves no PEP 658 file), so that :func:`fetch` finds it in the cache
+    instead of downloading it again. Bytes that fail the check never reach the cache:
+    :class:`IntegrityError`, naming ``file``; the network's failures are NetworkError."""
+    fetcher = _Fetcher(client, cache, offline=False, progress=None)
+    request = FetchRequest(key, (file,), allowed)
+    try:
+        return fetcher._from_cache(request) or fetcher._download(request, file)
+    except _Mismatch as exc:
+        judged = "any allowed hash" if allowed else "the hashes its index advertises"
+        raise IntegrityError(
+            f"{file.filename} from {file.origin} does not match {judged} "
+            f"(its sha256 is {exc.sha256})",
+            key,
+        ) from None
+
+
 def check_wheels(archives: Mapping[str, Archive], planned: Mapping[str, Metadata]) -> None:
     """Refuse (:class:`IntegrityError`, exit 3) unless every fetched wheel is what it is
     installed as: of the project of its line, consistent with its own filename, and with the
@@ -147,7 +168,11 @@ class _Outcome:
 
 
 class _Mismatch(Exception):
-    """Downloaded bytes that fail the check; ``str()`` says how."""
+    """Downloaded bytes that fail the check; ``str()`` says how, ``sha256`` is theirs."""
+
+    def __init__(self, message: str, sha256: str) -> None:
+        super().__init__(message)
+        self.sha256 = sha256
 
 
 @dataclass(frozen=True)
@@ -249,13 +274,17 @@ def _check(
         if not allowed.allows(digests):
             shown = sorted({"sha256", *allowed.algorithms}, key=STRONG_ALGORITHMS.index)
             actual = ", ".join(f"{a}:{digests[a]}" for a in shown)
-            raise _Mismatch(f"downloaded bytes do not match any allowed hash (they have {actual})")
+            raise _Mismatch(
+                f"downloaded bytes do not match any allowed hash (they have {actual})",
+                digests["sha256"],
+            )
         return
     for algorithm, advertised in (file.hashes if file else {}).items():
         if algorithm in digests and digests[algorithm] != advertised:
             raise _Mismatch(
                 f"downloaded bytes do not match the {algorithm} its index advertises "
-                f"(advertised {advertised}, downloaded {digests[algorithm]})"
+                f"(advertised {advertised}, downloaded {digests[algorithm]})",
+                digests["sha256"],
             )
 
 

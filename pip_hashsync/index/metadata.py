@@ -1,21 +1,23 @@
 """Core metadata of a candidate, for its dependencies: from a PEP 658 file when the index
 serves one (checked against its advertised hash, EC48), else from the archive itself.
 
-An archive fetched here is judged like any download: its bytes as served (never inflated,
-whatever the server's ``Content-Encoding``) are streamed to a temporary file and, in
-hash-checking mode, must be allowed, or the next file of the version is tried (EC44). A
-metadata file is read whole, so it is refused past the size a member read whole may have.
+An archive read here is judged like any download: the caller's ``archive_of`` fetches it
+into the verified archive cache, where the install finds it again, and in hash-checking mode
+its bytes must be allowed before they are read, else the next file of the version is tried
+(EC44). A metadata file is read whole, so it is refused past the size a member read whole
+may have.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import tarfile
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -29,7 +31,6 @@ from pip_hashsync.environment.members import MAX_MEMBER_SIZE, BadMember, read_me
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.pages import FileLink
-from pip_hashsync.requirements.hashes import AllowedHashes
 from pip_hashsync.urls import url_to_path
 
 
@@ -64,8 +65,6 @@ class _Client(Protocol):
     def get(
         self, url: str, headers: Mapping[str, str] | None = None, *, limit: int = ...
     ) -> _Response: ...
-
-    def download(self, url: str, output: BinaryIO, algorithms: Iterable[str]) -> dict[str, str]: ...
 
 
 def parse_metadata(data: bytes) -> Metadata:
@@ -211,40 +210,72 @@ def _metadata_member(filename: str, data: BinaryIO) -> bytes | None:
     return None
 
 
+#: ``archive_of(key, file)``: the path of ``file``'s bytes, verified (in hash-checking
+#: mode: allowed) before anyone reads them; IntegrityError when they fail.
+ArchiveOf = Callable[[str, FileLink], str]
+
+
 @dataclass
 class MetadataFetcher:
-    """Reads metadata for the provider, each file at most once per run."""
+    """Reads metadata for the provider, each file at most once per run; :meth:`prefetch`
+    reads many at once, so that the resolver later finds them read."""
 
     client: _Client
-    allowed: Mapping[str, AllowedHashes]
-    hash_mode: bool
+    #: Where an archive read for its METADATA comes from (no PEP 658 file): the verified
+    #: archive cache, so the archive is downloaded once for the plan and the install.
+    archive_of: ArchiveOf
     #: URLs of local archives whose bytes this run has verified already (cache hits).
     verified: Container[str] = frozenset()
     #: URLs of installed distributions' METADATA files (kept as they are, read directly).
     installed: Container[str] = frozenset()
     notices: list[str] = field(default_factory=list)
-    #: URLs whose downloaded bytes failed the check: never to be chosen (EC44).
-    failed: set[str] = field(default_factory=set)
+    #: URL -> why: files whose bytes failed the check, never to be chosen (EC44).
+    failed: dict[str, str] = field(default_factory=dict)
     _cache: dict[str, Metadata] = field(default_factory=dict)
+    #: URLs of ``failed`` whose failure is in ``notices`` already.
+    _told: set[str] = field(default_factory=set)
 
     def known(self, candidate: Candidate) -> Metadata | None:
         """The metadata read for ``candidate`` so far (None: not read, e.g. ``--no-deps``)."""
         return next((self._cache[f.url] for f in candidate.files if f.url in self._cache), None)
 
+    def prefetch(self, candidates: Iterable[Candidate], workers: int = 8) -> None:
+        """Read the metadata of ``candidates`` in parallel (files over the network are most
+        of a cold plan's time). What fails here is told, in order, when the resolver asks."""
+        pending = {c.files[0].url: c for c in candidates if c.files and not self.known(c)}
+        if len(pending) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=min(workers, len(pending))) as pool:
+            for _ in pool.map(self._read_ahead, pending.values()):
+                pass
+
+    def _read_ahead(self, candidate: Candidate) -> None:
+        with contextlib.suppress(Exception):  # raised again by the resolver's own call
+            self._first_readable(candidate)
+
     def __call__(self, candidate: Candidate) -> Metadata:
+        try:
+            return self._first_readable(candidate)
+        finally:
+            for file in candidate.files:
+                if file.url in self.failed and file.url not in self._told:
+                    self._told.add(file.url)
+                    self.notices.append(f"{self.failed[file.url]}; trying the next allowed file")
+
+    def _first_readable(self, candidate: Candidate) -> Metadata:
+        """The metadata of the first file of ``candidate`` that can be read, each file read
+        at most once; IntegrityError listing every file that failed when none can."""
         failures = []
         for file in candidate.files:
             if file.url in self._cache:
                 return self._cache[file.url]
-            try:
-                metadata = self._read(candidate.key, file)
-            except IntegrityError as exc:
-                failures.append(str(exc))
-                self.failed.add(file.url)
-                self.notices.append(f"{exc}; trying the next allowed file")
-                continue
-            self._cache[file.url] = metadata
-            return metadata
+            if file.url not in self.failed:
+                try:
+                    self._cache[file.url] = self._read(candidate.key, file)
+                    return self._cache[file.url]
+                except IntegrityError as exc:
+                    self.failed[file.url] = str(exc)
+            failures.append(self.failed[file.url])
         raise IntegrityError("\n".join(failures), candidate.key)
 
     def _read(self, key: str, file: FileLink) -> Metadata:
@@ -253,9 +284,8 @@ class MetadataFetcher:
                 return parse_metadata(installed.read())
         if file.url in self.verified:
             # an archive this run has just re-hashed in the cache: only its METADATA is read
-            with open(url_to_path(file.url), "rb") as archive:
-                return parse_metadata(metadata_from_archive(file.filename, archive))
-        if file.metadata_hashes is not None:
+            path = url_to_path(file.url)
+        elif file.metadata_hashes is not None:
             data = self.client.get(file.url + ".metadata", limit=MAX_MEMBER_SIZE).content
             expected = file.metadata_hashes.get("sha256")
             if expected and hashlib.sha256(data).hexdigest() != expected:
@@ -264,14 +294,7 @@ class MetadataFetcher:
                     "the hash its index advertises"
                 )
             return parse_metadata(data)
-        allowed = self.allowed.get(key)
-        with tempfile.TemporaryFile() as archive:
-            algorithms = {"sha256", *(allowed.algorithms if allowed else ())}
-            digests = self.client.download(file.url, archive, algorithms)
-            if allowed and not allowed.allows(digests):
-                raise IntegrityError(
-                    f"{file.filename} from {file.origin} does not match any allowed hash "
-                    f"(its sha256 is {digests['sha256']})"
-                )
-            archive.seek(0)
+        else:
+            path = self.archive_of(key, file)
+        with open(path, "rb") as archive:
             return parse_metadata(metadata_from_archive(file.filename, archive))

@@ -22,6 +22,7 @@ from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.structs import RequirementInformation
 
 from pip_hashsync.archives.cache import ArchiveCache
+from pip_hashsync.archives.fetch import fetch_file
 from pip_hashsync.environment.installed import (
     InstalledDist,
     own_requirements,
@@ -54,7 +55,13 @@ from pip_hashsync.resolve.local import LocalBuild, is_local
 from pip_hashsync.resolve.ownenv import breaks_us
 from pip_hashsync.resolve.pins import resolve_pins
 from pip_hashsync.resolve.plan import Action, PlanRules, make_plan
-from pip_hashsync.resolve.provider import HashAwareProvider, Policy, TargetFacts, Want
+from pip_hashsync.resolve.provider import (
+    HashAwareProvider,
+    Policy,
+    TargetFacts,
+    Want,
+    read_next,
+)
 from pip_hashsync.settings.config import Settings, with_file_options
 from pip_hashsync.settings.request import SyncRequest, cache_dir_of, locate, read_request
 from pip_hashsync.urls import path_to_url, redact
@@ -446,7 +453,25 @@ def _policy(settings: Settings, request: SyncRequest) -> Policy:
 def _resolve(
     run: _Run, plan: SyncPlan, client: HttpClient, cache: ArchiveCache | None, offline: bool
 ) -> dict[str, Candidate]:
-    """One chosen candidate per project; problems and warnings go to ``plan``."""
+    """One chosen candidate per project; problems and warnings go to ``plan``. An archive
+    read for its METADATA (no PEP 658 file) is kept in ``cache`` for the install; without
+    one, in a private folder removed afterwards."""
+    downloads = cache or ArchiveCache(None)
+    try:
+        return _resolve_into(run, plan, client, cache, downloads, offline)
+    finally:
+        if cache is None:
+            downloads.close()
+
+
+def _resolve_into(
+    run: _Run,
+    plan: SyncPlan,
+    client: HttpClient,
+    cache: ArchiveCache | None,
+    downloads: ArchiveCache,
+    offline: bool,
+) -> dict[str, Candidate]:
     settings, allowed, mode = run.settings, run.allowed, run.mode
     index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
     keep_installed = mode.enabled and not (run.request.upgrade or run.request.force_reinstall)
@@ -459,9 +484,11 @@ def _resolve(
         _wanted_specifiers(run.wanted, run.lines.constraints, run.applies),
     )
     metadata = MetadataFetcher(
-        client, allowed, mode.enabled, verified=source.verified_urls,
+        client,
+        lambda key, file: str(fetch_file(key, file, allowed.get(key), client, downloads).path),
+        verified=source.verified_urls,
         installed=source.installed_urls,
-    )  # fmt: skip
+    )
     provider = HashAwareProvider(
         files_of=source,
         metadata_of=metadata,
@@ -485,7 +512,7 @@ def _resolve(
     ]
     if not offline:
         index.prefetch({r.key for r in roots if not r.url and not source.cached(r.key)})
-    best, problems = _match_roots(provider, source, roots, allowed)
+    best, problems = _match_roots(provider, source, roots, allowed, metadata.prefetch)
     if problems:
         plan.problems.extend(problems)
         return {}
@@ -541,17 +568,24 @@ def _match_roots(
     files_of: Callable[[str], Sequence[FileLink]],
     roots: Sequence[Want],
     allowed: Mapping[str, AllowedHashes],
+    prefetch: Callable[[Iterable[Candidate]], None],
 ) -> tuple[dict[str, Candidate], list[Problem]]:
     """Each line's best candidate, and every line of the file that no file can satisfy, all
-    at once (EC57): resolvelib would stop at the first."""
+    at once (EC57): resolvelib would stop at the first. The metadata of every line's best
+    candidate is read at once (``prefetch``): the resolver needs it, a lock needs no other."""
     best: dict[str, Candidate] = {}
     problems = []
     for root in roots:
         source = root.line.source if root.line else None
         provider.required_by.setdefault(root.identifier, (None, source))
-    for root in roots:
+    found = [
+        (root, provider.find_matches(i, {i: iter([root])}, {i: iter([])}))
+        for root in roots
+        for i in [root.identifier]
+    ]
+    prefetch(c for _, matches in found if (c := read_next(matches)) is not None)
+    for root, matches in found:
         ident = root.identifier
-        matches = provider.find_matches(ident, {ident: iter([root])}, {ident: iter([])})
         if matches:
             best.setdefault(ident, matches[0])
         else:

@@ -400,22 +400,34 @@ def _link_for_url(url: str, key: str) -> FileLink:
         return FileLink(filename, plain_url, "direct URL", key, Version("0"))
 
 
+def read_next(matches: Sequence[Candidate]) -> Candidate | None:
+    """The candidate whose metadata is read when the first of ``matches`` is asked for
+    (None: none to read), so that the caller can read it ahead."""
+    return matches.unchecked() if isinstance(matches, _Checked) else None
+
+
 class _Checked(Sequence[Candidate]):
     """Candidates best first, each checked only when reached, as pip checks its found
     candidates: a version whose metadata cannot be read is left out. Checking reads the
     metadata, so it is done no further than the resolver looks."""
 
     def __init__(self, candidates: Iterable[Candidate], readable: Callable[[Candidate], bool]):
-        self._pending = iter(candidates)
+        self._candidates = list(candidates)
+        self._position = 0
         self._readable = readable
         self._checked: list[Candidate] = []
+
+    def unchecked(self) -> Candidate | None:
+        """The candidate the next check reads, not read yet (None: all checked)."""
+        return next(iter(self._candidates[self._position : self._position + 1]), None)
 
     def _reach(self, count: int | None) -> None:
         """Check candidates until ``count`` are readable (None: all of them)."""
         while count is None or len(self._checked) < count:
-            candidate = next(self._pending, None)
+            candidate = self.unchecked()
             if candidate is None:
                 return
+            self._position += 1
             if self._readable(candidate):
                 self._checked.append(candidate)
 
