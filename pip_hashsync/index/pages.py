@@ -9,7 +9,6 @@ several projects are fetched in parallel.
 
 from __future__ import annotations
 
-import functools
 import html.parser
 import json
 import os
@@ -123,15 +122,9 @@ def parse_filename(
     ``cffi-1-0-2``), and a file of another project is refused. Raises ``ValueError``."""
     if filename.endswith(".whl"):
         try:
-            head, *tag_parts = filename[:-4].rsplit("-", 3)
-            tags = _wheel_tags("-".join(tag_parts))
-            name, version, build, _ = parse_wheel_filename(f"{head}-py3-none-any.whl")
-        except InvalidWheelFilename:
-            try:  # for packaging's own message, naming the whole file
-                parse_wheel_filename(filename)
-            except InvalidWheelFilename as exc:
-                raise ValueError(str(exc)) from None
-            raise
+            name, version, build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as exc:
+            raise ValueError(str(exc)) from None
         if project is not None and name != project:
             raise ValueError(f"{filename} is not a file of {project}")
         return name, version, tags, build
@@ -151,13 +144,6 @@ def parse_filename(
         return canonicalize_name(stem[:cut]), Version(stem[cut + 1 :]), frozenset(), ()
     except InvalidVersion as exc:
         raise ValueError(str(exc)) from None
-
-
-@functools.lru_cache(maxsize=4096)
-def _wheel_tags(text: str) -> frozenset[Tag]:
-    """The tags of a wheel name's last three parts, checked as packaging checks them; cached,
-    since the many files of a page share a few tag sets. Raises ``InvalidWheelFilename``."""
-    return parse_wheel_filename(f"x-0-{text}.whl")[3]
 
 
 class PageError(HashsyncError):
