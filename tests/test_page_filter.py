@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,14 +113,6 @@ def test_index_reads_a_pinned_project_for_its_version_until_widened(
     client.close()
 
 
-def _sync(capsys: pytest.CaptureFixture[str], index: IndexServer, venv: Path) -> dict[str, Any]:
-    argv = ["sync", "--dry-run", "--format", "json", "requirements.txt", "--venv", str(venv)]
-    main([*argv, "-i", index.index_url, "--no-input"])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return dict(json.loads(out))
-
-
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clean") / "venv"
@@ -127,33 +120,40 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def plan_of(
+    capsys: pytest.CaptureFixture[str], index_server: IndexServer, workdir: Path, venv: Path
+) -> Callable[[str], dict[str, Any]]:
+    """``plan_of(requirements)``: the JSON plan of ``sync --dry-run`` for that file."""
+
+    def plan(text: str) -> dict[str, Any]:
+        write(workdir / "requirements.txt", text)
+        argv = ["sync", "--dry-run", "--format", "json", "requirements.txt", "--venv", str(venv)]
+        main([*argv, "-i", index_server.index_url, "--no-input"])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return dict(json.loads(out))
+
+    return plan
+
+
 def test_pin_of_a_missing_version_is_no_version_not_an_unknown_project(
-    capsys: pytest.CaptureFixture[str],
-    index_server: IndexServer,
-    dist_dir: Path,
-    workdir: Path,
-    venv: Path,
+    plan_of: Callable[[str], dict[str, Any]], dist_dir: Path
 ) -> None:
     """The pinned version is absent but others are offered: the project is on the index
     (no-version, exit 2), as when every file was read — not "no file of this project"."""
     build_wheel(dist_dir, "a", "1.0")
-    write(workdir / "requirements.txt", f"a==3.0 --hash=sha256:{SHA_A}\n")
-    plan = _sync(capsys, index_server, venv)
+    plan = plan_of(f"a==3.0 --hash=sha256:{SHA_A}\n")
     assert [p["kind"] for p in plan["problems"]] == ["no-version"]
     assert "no version satisfies the requirement" in plan["problems"][0]["message"]
 
 
 def test_pinned_version_with_other_hashes_still_offers_paste_ready_lines(
-    capsys: pytest.CaptureFixture[str],
-    index_server: IndexServer,
-    dist_dir: Path,
-    workdir: Path,
-    venv: Path,
+    plan_of: Callable[[str], dict[str, Any]], dist_dir: Path
 ) -> None:
     wheel = build_wheel(dist_dir, "a", "1.0")
     build_wheel(dist_dir, "a", "2.0")
-    write(workdir / "requirements.txt", f"a==1.0 --hash=sha256:{SHA_A}\n")
-    plan = _sync(capsys, index_server, venv)
+    plan = plan_of(f"a==1.0 --hash=sha256:{SHA_A}\n")
     assert [p["kind"] for p in plan["problems"]] == ["no-match"]
     message = plan["problems"][0]["message"]
     assert "1 would without hash checking" in message
