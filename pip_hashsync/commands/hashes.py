@@ -219,8 +219,8 @@ def _argument_pins(
 
 
 def _pinned_versions(pins: Sequence[Pin]) -> dict[str, SpecifierSet]:
-    """The one version each project is pinned to, as the index reads it: only the files of
-    that version are parsed of pages that list thousands."""
+    """The one version each project is pinned to, as the index reads it: a page that lists
+    thousands of files is parsed only for that version's."""
     versions: dict[str, set[str]] = {}
     for pin in pins:
         versions.setdefault(pin.line.key or "", set()).add(pin.version)
