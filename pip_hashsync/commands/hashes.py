@@ -25,8 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import ExitCode, Problem, Source
 from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
@@ -154,7 +155,13 @@ def compute(
         return result
     client = HttpClient(HttpSettings.from_settings(settings))
     try:
-        index = Index(client, tuple(settings.index_urls), tuple(settings.find_links), workers)
+        index = Index(
+            client,
+            tuple(settings.index_urls),
+            tuple(settings.find_links),
+            workers,
+            versions=_pinned_versions([*to_hash, *extra]),
+        )
         index.prefetch({pin.line.key or "" for pin in [*to_hash, *extra]})
         found = [_with_files(pin, index, tag_filter, result) for pin in [*to_hash, *extra]]
         digests = _digests([p for p in found if p.files], algorithm, client, workers)
@@ -211,10 +218,29 @@ def _argument_pins(
     return added
 
 
+def _pinned_versions(pins: Sequence[Pin]) -> dict[str, SpecifierSet]:
+    """The one version each project is pinned to, as the index reads it: a page that lists
+    thousands of files is parsed only for that version's."""
+    versions: dict[str, set[str]] = {}
+    for pin in pins:
+        versions.setdefault(pin.line.key or "", set()).add(pin.version)
+    specifiers = {}
+    for key, found in versions.items():
+        if len(found) != 1:
+            continue
+        try:
+            specifiers[key] = SpecifierSet(f"=={Version(found.pop())}")
+        except InvalidVersion:
+            continue  # an ``===`` pin of no PEP 440 version: every file is read
+    return specifiers
+
+
 def _with_files(pin: Pin, index: Index, tag_filter: TagFilter, result: HashesResult) -> Pin:
     """The files of exactly the pinned version that the filter keeps (EC73, EC79, EC80)."""
     try:
         offered = index.files(pin.line.key or "")
+        if not any(same_version(f.version, pin.version) for f in offered) and index.widen():
+            offered = index.files(pin.line.key or "")  # every version, to name the latest
     except NetworkError as exc:  # reported per project, all at once
         result.problems.append(Problem("not-found", str(exc), pin.line.source, pin.line.key))
         return pin

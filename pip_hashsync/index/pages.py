@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
     InvalidWheelFilename,
@@ -226,11 +227,46 @@ class _AnchorParser(html.parser.HTMLParser):
             self.anchors.append(dict(attrs))
 
 
+class _VersionFilter:
+    """Whether a file's name may hold a version in ``versions`` (pre-releases included: the
+    provider names a refused one as evidence), judged on the raw name before any object is
+    built, each version text once. Only a wheel's name says its version without knowing
+    where the project name ends; other names pass, to be judged once parsed."""
+
+    def __init__(self, versions: SpecifierSet | None) -> None:
+        self.versions = versions
+        self._texts: dict[str, bool] = {}
+
+    def may_keep(self, filename: str) -> bool:
+        if self.versions is None or not filename.endswith(".whl"):
+            return True
+        parts = filename.split("-", 2)
+        if len(parts) < 3 or filename.count("-") not in (4, 5):
+            return True  # not a wheel name: the parse refuses it with its reason
+        text = parts[1]
+        if text not in self._texts:
+            try:
+                self._texts[text] = self.versions.contains(Version(text), prereleases=True)
+            except InvalidVersion:
+                self._texts[text] = True
+        return self._texts[text]
+
+    def keeps(self, link: FileLink) -> bool:
+        return self.versions is None or self.versions.contains(link.version, prereleases=True)
+
+
 def parse_page(
-    content: bytes, content_type: str, page_url: str, origin: str, project: str | None = None
+    content: bytes,
+    content_type: str,
+    page_url: str,
+    origin: str,
+    project: str | None = None,
+    versions: SpecifierSet | None = None,
 ) -> list[FileLink]:
     """Every file of a project page (or, without ``project``, a find-links page), in either
-    standard form."""
+    standard form; with ``versions``, only the files of those versions, the others left
+    unparsed (a pinned lock needs one version of pages that list thousands of files)."""
+    wanted = _VersionFilter(versions)
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/vnd.pypi.simple.v1+json":
         entries = [
@@ -243,6 +279,7 @@ def parse_page(
                 _metadata_field(f.get("core-metadata", f.get("dist-info-metadata"))),
             )
             for f in _json_files(content, page_url)
+            if wanted.may_keep(f.get("filename", ""))
         ]
     else:
         parser = _AnchorParser()
@@ -255,6 +292,8 @@ def parse_page(
                 continue
             url = urllib.parse.urljoin(base, href)
             filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+            if not wanted.may_keep(filename):
+                continue
             metadata_attr = anchor.get("data-core-metadata", anchor.get("data-dist-info-metadata"))
             entries.append(
                 (
@@ -281,7 +320,8 @@ def parse_page(
             )
         except ValueError:
             continue  # not an archive of this project, or not a PEP 440 version (EC80)
-        links.append(link)
+        if wanted.keeps(link):
+            links.append(link)
     return links
 
 
@@ -313,7 +353,14 @@ class Index:
     index_urls: tuple[str, ...]
     find_links: tuple[str, ...] = ()
     workers: int = 8
+    #: The versions a run can use of some projects (an exact pin's): only their files are
+    #: read from those projects' pages, until :meth:`widen`.
+    versions: Mapping[str, SpecifierSet] = field(default_factory=dict)
     _pages: dict[str, list[FileLink]] = field(default_factory=dict, init=False)
+    #: The narrowed projects' pages as served, for :meth:`widen`.
+    _served: dict[str, list[tuple[PageResponse, str, str]]] = field(
+        default_factory=dict, init=False
+    )
     _flat: list[FileLink] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _local_digests: dict[str, dict[str, str]] = field(default_factory=dict, init=False)
@@ -339,6 +386,20 @@ class Index:
         local = [self._hashed(link) for link in _of_project(self._find_links(), key)]
         return [*local, *self._pages[key]]
 
+    def widen(self) -> bool:
+        """Read every file of the projects read only for some versions so far (what a
+        failure's diagnosis needs: every version offered); whether any was."""
+        with self._lock:
+            narrowed = [key for key in self._pages if key in self.versions]
+            self.versions = {}
+            for key in narrowed:
+                self._pages[key] = [
+                    link
+                    for response, url, origin in self._served.pop(key)
+                    for link in _parse_response(response, url, origin, key)
+                ]
+        return bool(narrowed)
+
     def _hashed(self, link: FileLink) -> FileLink:
         """A local find-links file with its sha256: hashing is cheap next to a download and
         lets the hash filter judge the file before choosing (EC45). Only the files of a
@@ -354,27 +415,39 @@ class Index:
         return replace(link, hashes=digests)
 
     def _fetch_project(self, key: str) -> list[FileLink]:
+        versions = self.versions.get(key)
         links: list[FileLink] = []
+        served = []
         for index_url in self.index_urls:
-            links.extend(self._read_page(project_url(index_url, key), redact(index_url), key))
+            page = self._get_page(project_url(index_url, key), redact(index_url))
+            if page is not None:
+                served.append(page)
+                links.extend(_parse_response(*page, key, versions))
+        if versions is not None:
+            with self._lock:
+                self._served[key] = served
         return links
 
-    def _read_page(self, url: str, origin: str, project: str | None = None) -> list[FileLink]:
+    def _read_page(self, url: str, origin: str) -> list[FileLink]:
+        page = self._get_page(url, origin)
+        return [] if page is None else _parse_response(*page)
+
+    def _get_page(self, url: str, origin: str) -> tuple[PageResponse, str, str] | None:
+        """The page at ``url``, with the URL read and ``origin``; None when there is none (a
+        404, a folder without an index)."""
         if url.startswith("file:") and os.path.isdir(url_to_path(url)):
             index_html = os.path.join(url_to_path(url), "index.html")
             if not os.path.isfile(index_html):
-                return []
+                return None
             url = path_to_url(index_html)
         try:
-            response = self.client.get(url, headers={"Accept": ACCEPT})
+            return self.client.get(url, headers={"Accept": ACCEPT}), url, origin
         except Exception as exc:
             if getattr(exc, "status", None) == 404:
-                return []
+                return None
             if isinstance(exc, NetworkError):  # the configured location, for the message
                 exc.location = exc.location or origin
             raise
-        content_type = response.headers.get("Content-Type", "text/html")
-        return parse_page(response.content, content_type, response.url or url, origin, project)
 
     def _find_links(self) -> list[FileLink]:
         """The find-links files in pip's order, which decides between files that rank the
@@ -390,6 +463,19 @@ class Index:
                     pages.extend(self._read_page(location, redact(location)))
             self._flat = [*sorted(files, key=lambda link: link.url, reverse=True), *pages]
         return self._flat
+
+
+def _parse_response(
+    response: PageResponse,
+    url: str,
+    origin: str,
+    project: str | None = None,
+    versions: SpecifierSet | None = None,
+) -> list[FileLink]:
+    content_type = response.headers.get("Content-Type", "text/html")
+    return parse_page(
+        response.content, content_type, response.url or url, origin, project, versions
+    )
 
 
 def _of_project(links: Iterable[FileLink], key: str) -> list[FileLink]:

@@ -453,27 +453,45 @@ def _policy(settings: Settings, request: SyncRequest) -> Policy:
 def _resolve(
     run: _Run, plan: SyncPlan, client: HttpClient, cache: ArchiveCache | None, offline: bool
 ) -> dict[str, Candidate]:
-    """One chosen candidate per project; problems and warnings go to ``plan``. An archive
-    read for its METADATA (no PEP 658 file) is kept in ``cache`` for the install; without
-    one, in a private folder removed afterwards."""
+    """One chosen candidate per project; problems and warnings go to ``plan``. The index
+    pages of exactly pinned projects are read only for the pinned version, as no other can
+    be chosen; a run that fails is done again with every file read, for the diagnosis that
+    names what else is offered. An archive read for its METADATA (no PEP 658 file) is kept
+    in ``cache`` for the install; without one, in a private folder removed afterwards."""
+    settings = run.settings
+    pinned = _pinned_specifiers(run)
+    index = Index(client, tuple(settings.index_urls), tuple(settings.find_links), versions=pinned)
     downloads = cache or ArchiveCache(None)
     try:
-        return _resolve_into(run, plan, client, cache, downloads, offline)
+        problems, warnings = len(plan.problems), len(plan.warnings)
+        chosen = _resolve_with(run, plan, index, client, cache, downloads, offline)
+        if len(plan.problems) > problems and index.widen():
+            del plan.problems[problems:], plan.warnings[warnings:]
+            chosen = _resolve_with(run, plan, index, client, cache, downloads, offline)
+        return chosen
     finally:
         if cache is None:
             downloads.close()
 
 
-def _resolve_into(
+def _pinned_specifiers(run: _Run) -> dict[str, SpecifierSet]:
+    """What the lines ask of each project that a line pins to one version: every line of
+    the file is a root, so whatever is chosen meets it."""
+    pinned = {line.key for line in run.wanted if line.pinned_version and not line.url}
+    specifiers = _wanted_specifiers(run.wanted, run.lines.constraints, run.applies)
+    return {key: specifier for key, specifier in specifiers.items() if key in pinned}
+
+
+def _resolve_with(
     run: _Run,
     plan: SyncPlan,
+    index: Index,
     client: HttpClient,
     cache: ArchiveCache | None,
     downloads: ArchiveCache,
     offline: bool,
 ) -> dict[str, Candidate]:
     settings, allowed, mode = run.settings, run.allowed, run.mode
-    index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
     keep_installed = mode.enabled and not (run.request.upgrade or run.request.force_reinstall)
     source = _FileSource(
         index,
