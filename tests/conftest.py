@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,3 +88,11 @@ def second_index_server(tmp_path: Path) -> Iterator[IndexServer]:
 def no_activated_venv(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``VIRTUAL_ENV`` from the developer's shell: it chooses ``sync``'s target."""
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+
+
+@pytest.fixture(scope="module")
+def empty_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty venv (no pip), shared by a module's dry runs, which never change it."""
+    path = tmp_path_factory.mktemp("clean") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    return path

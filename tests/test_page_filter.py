@@ -5,8 +5,6 @@ else the index offers."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -113,22 +111,23 @@ def test_index_reads_a_pinned_project_for_its_version_until_widened(
     client.close()
 
 
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("clean") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
-
-
 @pytest.fixture
 def plan_of(
-    capsys: pytest.CaptureFixture[str], index_server: IndexServer, workdir: Path, venv: Path
+    capsys: pytest.CaptureFixture[str], index_server: IndexServer, workdir: Path, empty_venv: Path
 ) -> Callable[[str], dict[str, Any]]:
     """``plan_of(requirements)``: the JSON plan of ``sync --dry-run`` for that file."""
 
     def plan(text: str) -> dict[str, Any]:
         write(workdir / "requirements.txt", text)
-        argv = ["sync", "--dry-run", "--format", "json", "requirements.txt", "--venv", str(venv)]
+        argv = [
+            "sync",
+            "--dry-run",
+            "--format",
+            "json",
+            "requirements.txt",
+            "--venv",
+            str(empty_venv),
+        ]
         main([*argv, "-i", index_server.index_url, "--no-input"])
         out, err = capsys.readouterr()
         assert "Traceback" not in out + err

@@ -26,17 +26,12 @@ from pip_hashsync.cli import main
 Plan = Callable[..., tuple[int, dict[str, Any], str]]
 
 
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("clean") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
-
-
 @pytest.fixture
-def plan(capsys: pytest.CaptureFixture[str], venv: Path, tmp_path: Path, workdir: Path) -> Plan:
+def plan(
+    capsys: pytest.CaptureFixture[str], empty_venv: Path, tmp_path: Path, workdir: Path
+) -> Plan:
     def _plan(*args: str) -> tuple[int, dict[str, Any], str]:
-        argv = ["sync", "--dry-run", "--format", "json", "--venv", str(venv), "--no-input"]
+        argv = ["sync", "--dry-run", "--format", "json", "--venv", str(empty_venv), "--no-input"]
         code = main([*argv, "--cache-dir", str(tmp_path / "cache"), *args])
         out, err = capsys.readouterr()
         assert "Traceback" not in out + err
