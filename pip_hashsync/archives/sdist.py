@@ -39,6 +39,7 @@ from pip_hashsync.environment.members import BadMember, open_member, read_member
 from pip_hashsync.environment.uninstall import is_inside
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.index.metadata import IntegrityError
+from pip_hashsync.requirements.reader import TAR_EXTENSIONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,7 +55,6 @@ MAX_UNPACKED_BYTES = 2 * 1024 * 1024 * 1024
 MAX_MEMBERS = 100_000
 MAX_PYPROJECT_BYTES = 1024 * 1024
 
-_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
 #: What tarfile's ``data`` filter raises for a member it refuses (where it has one).
 _REFUSED_BY_FILTER: tuple[type[Exception], ...] = (
     (tarfile.FilterError,) if hasattr(tarfile, "FilterError") else ()
@@ -238,7 +238,7 @@ def _opened(archive: Path) -> Iterator[list[_Member]]:
         if name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as opened:
                 yield _zip_members(opened)
-        elif name.lower().endswith(_TAR_SUFFIXES):
+        elif name.lower().endswith(TAR_EXTENSIONS):
             # "r:": the stream is decompressed (and capped) already; tarfile must not
             # inflate a second layer on its own, uncapped.
             with (

@@ -31,6 +31,7 @@ from pip_hashsync.environment.members import MAX_MEMBER_SIZE, BadMember, read_me
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.pages import FileLink
+from pip_hashsync.requirements.reader import TAR_EXTENSIONS
 from pip_hashsync.urls import url_to_path
 
 
@@ -183,10 +184,6 @@ def _wheel_metadata(archive: zipfile.ZipFile) -> bytes | None:
     return None
 
 
-#: Every tar format of sdist that pip accepts; tarfile finds the compression itself.
-_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
-
-
 def _metadata_member(filename: str, data: BinaryIO) -> bytes | None:
     """A wheel's METADATA, or the PKG-INFO at the top folder of an sdist in any format."""
     name = filename.lower()
@@ -198,7 +195,7 @@ def _metadata_member(filename: str, data: BinaryIO) -> bytes | None:
             for member in archive.infolist():
                 if member.filename.count("/") == 1 and member.filename.endswith("/PKG-INFO"):
                     return read_member(archive, member)
-    elif name.endswith(_TAR_SUFFIXES):
+    elif name.endswith(TAR_EXTENSIONS):
         with tarfile.open(fileobj=data) as archive:
             for tar_member in archive:
                 if tar_member.name.count("/") == 1 and tar_member.name.endswith("/PKG-INFO"):

@@ -90,6 +90,8 @@ ARCHIVE_EXTENSIONS: tuple[str, ...] = (
     ".tar.lz",
     ".tar.lzma",
 )
+#: The tar formats of sdist that are read and built (the compression is found in the bytes).
+TAR_EXTENSIONS: tuple[str, ...] = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8"),
