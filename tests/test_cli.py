@@ -99,11 +99,11 @@ def test_console_script_is_installed() -> None:
 def test_build_options_reach_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
     """sync and install (and their --dry-run) carry the build options: pip's go through the
     settings, --build-hashes and --no-build on the request."""
-    from pip_hashsync import cli
+    from pip_hashsync.cli import runs
     from pip_hashsync.settings.request import request_settings
 
     seen = []
-    monkeypatch.setattr(cli, "_print_plan", lambda request, output: seen.append(request) or 0)
+    monkeypatch.setattr(runs, "print_plan", lambda request, output: seen.append(request) or 0)
     argv = ["--dry-run", "--build-constraint", "b1.txt", "--build-constraint", "b2.txt"]
     argv += ["-C", "k=v", "--config-settings", "k=w", "--build-hashes", "verify", "--no-build"]
     assert main(["sync", "r.txt", *argv]) == 0

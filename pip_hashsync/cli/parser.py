@@ -1,0 +1,294 @@
+"""The sub-commands and their options: pip's names where pip has the option."""
+
+from __future__ import annotations
+
+import argparse
+
+from pip_hashsync import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pip-hashsync",
+        description="Make a Python environment match a hashed requirements file, exactly.",
+    )
+    parser.add_argument("--version", action="version", version=f"pip-hashsync {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    lint = commands.add_parser(
+        "lint",
+        help="check requirements files offline (syntax and hash-mode rules)",
+        description="Check requirements files without touching the network: pip's syntax, "
+        "and in hash-checking mode that every line is pinned and hashed. Markers are not "
+        "evaluated, so every line is checked. Exit 0 when valid, 2 with the problems.",
+    )
+    _add_file_arguments(lint)
+    _add_hash_mode_options(lint)
+    lint.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+
+    sync = commands.add_parser(
+        "sync",
+        help="make an environment match requirements files exactly",
+        description="Make the target environment match the requirements files exactly: "
+        "install what is missing, change what differs, remove what is not listed. In "
+        "hash-checking mode every byte installed must match a --hash of the files.",
+    )
+    _add_file_arguments(sync)
+    sync.add_argument(
+        "--dry-run", action="store_true",
+        help="print the plan (what would be installed, from which file, and why) and change "
+        "nothing",
+    )  # fmt: skip
+    sync.add_argument("--format", choices=("text", "json"), default="text")
+    sync.add_argument(
+        "--check", action="store_true",
+        help="exit 1 and list the changes a sync would make, without making them",
+    )  # fmt: skip
+    _add_apply_options(sync)
+    target = sync.add_argument_group("target")
+    _add_target_options(
+        target, "sync", "never remove this project (adds to pip, pip-hashsync, setuptools, wheel)"
+    )
+    target.add_argument(
+        "--trust-installed", action="store_true",
+        help="accept installed distributions of the right version without a recorded hash",
+    )  # fmt: skip
+    target.add_argument(
+        "--allow-empty", action="store_true",
+        help="allow a sync that removes everything when no requirement applies",
+    )  # fmt: skip
+    _add_hash_mode_options(sync)
+    _add_build_options(sync)
+    _add_pip_options(sync)
+
+    install = commands.add_parser(
+        "install",
+        help="install requirements like pip install, in hash-checking mode; never removes",
+        description="Install requirements the way pip install does (resolving dependencies "
+        "outside hash-checking mode), with the same hash checking, cache and transaction as "
+        "sync. Nothing is ever removed. tox and scripts use it.",
+    )
+    install.add_argument("requirements", nargs="*", metavar="REQUIREMENT")
+    install.add_argument(
+        "-e", "--editable", action="append", default=[], metavar="PATH_OR_URL", dest="editables",
+        help="install a local project folder (or a git URL) in editable mode (PEP 660)",
+    )  # fmt: skip
+    install.add_argument(
+        "-r", "--requirement", action="append", default=[], metavar="FILE", dest="files",
+        help="requirements file (may be repeated)",
+    )  # fmt: skip
+    install.add_argument(
+        "-c", "--constraint", action="append", default=[], metavar="FILE",
+        help="constraints file (may be repeated)",
+    )  # fmt: skip
+    install.add_argument("--no-deps", action="store_true", help="do not install dependencies")
+    install.add_argument(
+        "-U", "--upgrade", action="store_true", help="upgrade to the best allowed versions"
+    )
+    install.add_argument(
+        "--force-reinstall", action="store_true", help="reinstall even if already satisfied"
+    )
+    install.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    install.add_argument("--format", choices=("text", "json"), default="text")
+    _add_apply_options(install)
+    install.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
+    install.add_argument("--venv", metavar="DIR", help="virtual environment to install into")
+    _add_hash_mode_options(install)
+    _add_build_options(install)
+    _add_pip_options(install)
+    install.set_defaults(keep=[], trust_installed=False, allow_empty=False)
+
+    hashes = commands.add_parser(
+        "hashes",
+        help="write the hashes of every file of each pinned version, for every platform",
+        description="Replace the --hash options of every pinned line with the hashes of every "
+        "file of that version on the configured indexes (all platforms unless filtered), "
+        "keeping the file's layout and comments. NAME==VERSION arguments add or update lines.",
+    )
+    hashes.add_argument("targets", nargs="*", metavar="FILE|NAME==VERSION")
+    hashes.add_argument(
+        "--algorithm", choices=("sha256", "sha384", "sha512"), default="sha256",
+        help="hash algorithm (default sha256); others are computed by download if not advertised",
+    )  # fmt: skip
+    hashes.add_argument(
+        "--check", action="store_true",
+        help="exit 1 if any pinned line lacks a hash or lists a stale one",
+    )  # fmt: skip
+    hashes.add_argument("--dry-run", action="store_true", help="print a diff, change nothing")
+    hashes.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE")
+    hashes.add_argument(
+        "--include-constraints", action="store_true", help="also hash pinned lines of -c files"
+    )
+    filters = hashes.add_argument_group("filters (default: every file of the version)")
+    filters.add_argument("--python-version", action="append", default=[], metavar="X.Y")
+    filters.add_argument("--platform", action="append", default=[], metavar="TAG")
+    filters.add_argument("--implementation", metavar="cp|pp|py")
+    filters.add_argument("--abi", metavar="ABI")
+    filters.add_argument("--no-sdist", action="store_true", help="leave the sdist out")
+    _add_pip_options(hashes)
+
+    verify = commands.add_parser(
+        "verify",
+        help="check an installed environment against its RECORD files and requirements",
+        description="Check every installed file against the hash in its distribution's RECORD "
+        "(changed, missing, and unrecorded files in the distribution's folders), "
+        "distributions without RECORD or without pip-hashsync's record of their archive, and "
+        "a run left unfinished; with -r, also that each listed distribution came from an "
+        "archive the files allow and that nothing unlisted is installed. Reads the "
+        "environment only: no network, no change. Exit 0 when clean, 1 with findings, 2 for "
+        "bad input.",
+    )
+    verify.add_argument(
+        "-r", "--requirement", action="append", default=[], metavar="FILE", dest="files",
+        help="requirements file to check the installed set against (may be repeated)",
+    )  # fmt: skip
+    _add_target_options(
+        verify,
+        "verify",
+        "a project sync --keep leaves alone: not unlisted, needs no provenance unless listed",
+    )
+    verify.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+    return parser
+
+
+#: pip's options (names and meaning as in pip) that the index, the network and file choice use.
+_PIP_OPTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("-i", "--index-url"), "store"),
+    (("--extra-index-url",), "append"),
+    (("--no-index",), "store_true"),
+    (("-f", "--find-links"), "append"),
+    (("--trusted-host",), "append"),
+    (("--only-binary",), "append"),
+    (("--no-binary",), "append"),
+    (("--prefer-binary",), "store_true"),
+    (("--pre",), "store_true"),
+    (("--all-releases",), "append"),
+    (("--only-final",), "append"),
+    (("--cert",), "store"),
+    (("--client-cert",), "store"),
+    (("--timeout", "--default-timeout"), "store"),
+    (("--retries",), "store"),
+    (("--proxy",), "store"),
+    (("--keyring-provider",), "store"),
+    (("--no-input",), "store_true"),
+    (("--cache-dir",), "store"),
+    (("--isolated",), "store_true"),
+)
+
+
+def _add_pip_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pip options (as in pip and its configuration)")
+    for names, action in _PIP_OPTIONS:
+        group.add_argument(*names, action=action, default=None)
+
+
+#: pip options defined with each command's own options (their help is the command's).
+_PIP_SWITCHES = (
+    "--require-hashes",
+    "--no-require-hashes",
+    "--no-cache-dir",
+    "--break-system-packages",
+    "--build-constraint",
+    "--config-settings",
+)
+
+
+def pip_options(args: argparse.Namespace) -> dict[str, object]:
+    """The pip options the user gave, keyed by pip's long option name."""
+    long_names = [next(n for n in names if n.startswith("--")) for names, _ in _PIP_OPTIONS]
+    given: dict[str, object] = {}
+    for name in [*long_names, *_PIP_SWITCHES]:
+        value = getattr(args, name[2:].replace("-", "_"), None)
+        if value not in (None, False, []):
+            given[name[2:]] = value
+    return given
+
+
+def _add_target_options(parser: argparse._ActionsContainer, verb: str, keep_help: str) -> None:
+    """``--python``, ``--venv`` and ``--keep`` of the commands that look at one environment."""
+    parser.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
+    parser.add_argument("--venv", metavar="DIR", help=f"virtual environment to {verb}")
+    parser.add_argument("--keep", action="append", default=[], metavar="NAME", help=keep_help)
+
+
+def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
+    """The requirements files, as arguments or ``-r`` options (as pip-sync and uv take
+    them), and the constraints files; see :func:`_given_files`."""
+    parser.add_argument("files", nargs="*", metavar="FILE", help="requirements file(s)")
+    parser.add_argument(
+        "-r", "--requirement", action="append", default=[], metavar="FILE",
+        dest="requirement_files", help="requirements file (may be repeated)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-c", "--constraint", action="append", default=[], metavar="FILE",
+        help="constraints file (may be repeated)",
+    )  # fmt: skip
+
+
+def _add_apply_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every command that changes an environment."""
+    parser.add_argument(
+        "--offline", action="store_true",
+        help="use only archives already in the cache; fail if one is missing",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-cache", "--no-cache-dir", action="store_true", dest="no_cache_dir",
+        help="do not read or write the archive cache (also pip's no-cache-dir setting)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compile", action="store_true",
+        help="compile installed .py files to bytecode, with the target's interpreter",
+    )  # fmt: skip
+    parser.add_argument(
+        "--break-system-packages", action="store_true",
+        help="allow changing an externally managed (PEP 668) environment (also pip's setting)",
+    )  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbose", default=0)
+    parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbose")
+
+
+def _add_hash_mode_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--require-hashes", action="store_true",
+        help="require a hash for every requirement (also switched on by any --hash)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-require-hashes", action="store_true",
+        help="do not switch hash-checking mode on; verify only the hashes that are given",
+    )  # fmt: skip
+
+
+def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    """How sdists are built, and what their build dependencies must be."""
+    group = parser.add_argument_group("building sdists")
+    group.add_argument(
+        "--build-constraint", action="append", default=[], metavar="FILE",
+        help="constraints file pinning build dependencies, with --hash in hash-checking mode "
+        "(may be repeated; adds to pip's build-constraint setting and PIP_BUILD_CONSTRAINT)",
+    )  # fmt: skip
+    group.add_argument(
+        "--build-hashes", choices=("require", "verify"), default="require",
+        help="require: every build dependency must be pinned and hashed by a build "
+        "constraint or a line of the requirements files (default); verify: check the hashes "
+        "given and build with the other dependencies unchecked, as pip and uv do",
+    )  # fmt: skip
+    group.add_argument(
+        "--no-build", action="store_true",
+        help="never build an sdist: fail when only an sdist matches (like --only-binary :all:)",
+    )  # fmt: skip
+    group.add_argument(
+        "-C", "--config-settings", action="append", default=[], metavar="KEY=VALUE",
+        type=_config_setting,
+        help="setting passed to every build backend (may be repeated; a key given again "
+        "passes a list), as in pip",
+    )  # fmt: skip
+
+
+def _config_setting(text: str) -> str:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be of the form KEY=VALUE")
+    return text
