@@ -53,19 +53,6 @@ def report(capsys: pytest.CaptureFixture[str], *argv: str) -> Report:
 
 
 @pytest.fixture
-def venv(tmp_path: Path) -> Path:
-    path = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
-
-
-@pytest.fixture
-def target_args(venv: Path, tmp_path: Path, index_server: IndexServer) -> list[str]:
-    return ["--venv", str(venv), "-i", index_server.index_url, "--cache-dir",
-            str(tmp_path / "cache"), "--no-input"]  # fmt: skip
-
-
-@pytest.fixture
 def locked(workdir: Path, dist_dir: Path) -> dict[str, Path]:
     """``requirements.txt`` pinning alpha 1.0 and beta 2.0 by hash, both served."""
     wheels = {"alpha": build_wheel(dist_dir, "alpha", "1.0"),
@@ -86,7 +73,7 @@ def actions(data: Report) -> dict[str, tuple[str, bool]]:
 
 def test_sync_real_run_reports_each_action_done(
     capsys: pytest.CaptureFixture[str], locked: dict[str, Path], target_args: list[str],
-    venv: Path,
+    fresh_venv: Path,
 ) -> None:  # fmt: skip
     data = report(capsys, "sync", "requirements.txt", *target_args)
     assert data["exit_code"] == 0 and data["mode"] == "apply" and data["changed"] is True
@@ -96,7 +83,7 @@ def test_sync_real_run_reports_each_action_done(
     assert alpha["sha256"] == sha256_of(locked["alpha"])
     assert alpha["reason"] == "not installed"
     assert data["counts"] == {"install": 2, "replace": 0, "reinstall": 0, "remove": 0, "keep": 0}
-    assert data["target"]["prefix"] == str(venv)
+    assert data["target"]["prefix"] == str(fresh_venv)
     assert data["hash_mode"] is True and data["problems"] == []
     assert data["timings"]["total"] >= 0
 
@@ -191,24 +178,18 @@ def test_sync_without_a_file_is_one_object(
     assert "requirements file" in data["problems"][0]["message"]
 
 
-def test_sync_environment_failure_rolled_back_exit_5(
+@pytest.mark.parametrize(
+    ("fault", "code", "kind"),
+    [("fail-after-writes:2", 5, "environment"), ("interrupt-after-writes:2", 130, "interrupted")],
+)
+def test_sync_stopped_part_way_is_one_object(
     capsys: pytest.CaptureFixture[str], locked: dict[str, Path], target_args: list[str],
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, fault: str, code: int, kind: str,
 ) -> None:  # fmt: skip
-    monkeypatch.setenv("PIP_HASHSYNC_FAULT", "fail-after-writes:2")
+    """An install that fails (rolled back: exit 5) or is interrupted (exit 130) part way."""
+    monkeypatch.setenv("PIP_HASHSYNC_FAULT", fault)
     data = report(capsys, "sync", "requirements.txt", *target_args)
-    assert data["exit_code"] == 5, data
-    assert data["problems"][0]["kind"] == "environment"
-
-
-def test_sync_interrupted_is_one_object_with_exit_130(
-    capsys: pytest.CaptureFixture[str], locked: dict[str, Path], target_args: list[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
-    monkeypatch.setenv("PIP_HASHSYNC_FAULT", "interrupt-after-writes:2")
-    data = report(capsys, "sync", "requirements.txt", *target_args)
-    assert data["exit_code"] == 130
-    assert data["problems"][0]["kind"] == "interrupted"
+    assert (data["exit_code"], data["problems"][0]["kind"]) == (code, kind)
 
 
 def test_a_bug_is_one_object_with_exit_70(
@@ -264,15 +245,15 @@ def test_lint_missing_file_and_no_file(capsys: pytest.CaptureFixture[str], workd
 
 def test_verify_clean_findings_and_bad_target(
     capsys: pytest.CaptureFixture[str], locked: dict[str, Path], target_args: list[str],
-    venv: Path, tmp_path: Path,
+    fresh_venv: Path, tmp_path: Path,
 ) -> None:  # fmt: skip
     assert main(["sync", "requirements.txt", *target_args, "-q"]) == 0
     capsys.readouterr()
-    data = report(capsys, "verify", "--venv", str(venv), "-r", "requirements.txt")
+    data = report(capsys, "verify", "--venv", str(fresh_venv), "-r", "requirements.txt")
     assert data["exit_code"] == 0 and data["findings"] == []
-    assert data["checked"]["distributions"] == 2 and data["target"]["prefix"] == str(venv)
-    (next(venv.glob("lib/python*/site-packages")) / "alpha" / "__init__.py").write_text("x\n")
-    data = report(capsys, "verify", "--venv", str(venv))
+    assert data["checked"]["distributions"] == 2 and data["target"]["prefix"] == str(fresh_venv)
+    (next(fresh_venv.glob("lib/python*/site-packages")) / "alpha" / "__init__.py").write_text("x\n")
+    data = report(capsys, "verify", "--venv", str(fresh_venv))
     assert data["exit_code"] == 1 and data["findings"][0]["kind"] == "changed"
     data = report(capsys, "verify", "--venv", str(tmp_path / "nope"))
     assert data["exit_code"] == 2 and data["problems"]

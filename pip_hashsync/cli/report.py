@@ -67,17 +67,25 @@ def emit_error(args: argparse.Namespace, error: HashsyncError) -> int:
     return emit(args, error.exit_code, problems=problems_of(error))
 
 
-def sync_body(plan: SyncPlan, mode: str, done: Sequence[Action] = ()) -> dict[str, Any]:
-    """``sync``'s and ``install``'s own keys: every action, and which were carried out."""
+def emit_sync(
+    args: argparse.Namespace,
+    plan: SyncPlan,
+    mode: str,
+    exit_code: int,
+    *,
+    done: Sequence[Action] = (),
+    notices: Sequence[str] = (),
+) -> int:
+    """The report of ``sync`` or ``install``: every action, and which ones this run
+    carried out (``done``)."""
     carried_out = {a.key for a in done}
     body = plan.to_json()
-    return {
-        "mode": mode,
-        **body,
-        "actions": [
-            {**entry, "done": action.key in carried_out}
-            for action, entry in zip(plan.actions, body["actions"], strict=True)
-        ],
-        "counts": counts(plan.actions),
-        "changed": bool(carried_out),
-    }
+    actions = [
+        {**entry, "done": action.key in carried_out}
+        for action, entry in zip(plan.actions, body.pop("actions"), strict=True)
+    ]
+    return emit(
+        args, exit_code, target=plan.target, problems=plan.problems, warnings=plan.warnings,
+        notices=notices, mode=mode, **body, actions=actions, counts=counts(plan.actions),
+        changed=bool(carried_out),
+    )  # fmt: skip

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pip_hashsync.cli.parser import pip_options
 from pip_hashsync.cli.progress import Progress
 from pip_hashsync.cli.render import action_line, summary_line
-from pip_hashsync.cli.report import emit, sync_body, wants_json
+from pip_hashsync.cli.report import emit, emit_sync, wants_json
 from pip_hashsync.errors import ExitCode, InputError, render_problems
 from pip_hashsync.settings.request import SyncRequest
 
@@ -135,7 +135,7 @@ def print_plan(request: SyncRequest, args: argparse.Namespace) -> int:
     if plan.workspace is not None:
         plan.workspace.cleanup()
     if wants_json(args):
-        return emit_plan(args, plan, sync_body(plan, "dry-run"), plan.exit_code)
+        return emit_sync(args, plan, "dry-run", plan.exit_code)
     print_warnings(plan.warnings, args.verbose)
     if plan.problems:
         print(render_problems(plan.problems), file=sys.stderr)
@@ -148,7 +148,7 @@ def print_plan(request: SyncRequest, args: argparse.Namespace) -> int:
 def apply(request: SyncRequest, args: argparse.Namespace) -> int:
     from pip_hashsync.commands.sync import ApplyOptions, run
 
-    quiet = args.verbose < 0 or wants_json(args)
+    quiet = args.verbose < 0
     progress = Progress() if sys.stderr.isatty() and not quiet else None
     outcome = run(
         request,
@@ -164,8 +164,9 @@ def apply(request: SyncRequest, args: argparse.Namespace) -> int:
         progress.clear()
     plan = outcome.plan
     if wants_json(args):
-        body = sync_body(plan, "check" if args.check else "apply", outcome.done)
-        return emit_plan(args, plan, body, outcome.exit_code, outcome.notices)
+        mode = "check" if args.check else "apply"
+        code = outcome.exit_code
+        return emit_sync(args, plan, mode, code, done=outcome.done, notices=outcome.notices)
     print_warnings([*plan.warnings, *outcome.notices], args.verbose)
     if plan.problems:
         print(render_problems(plan.problems), file=sys.stderr)
@@ -173,20 +174,6 @@ def apply(request: SyncRequest, args: argparse.Namespace) -> int:
     print_actions(plan, args.verbose)
     print(summary_line(plan.actions, applied=not outcome.drift, seconds=outcome.seconds))
     return outcome.exit_code
-
-
-def emit_plan(
-    args: argparse.Namespace,
-    plan: SyncPlan,
-    body: dict[str, Any],
-    code: int,
-    notices: list[str] | None = None,
-) -> int:
-    """The JSON report of ``sync`` or ``install``."""
-    return emit(
-        args, code, target=plan.target, problems=plan.problems, warnings=plan.warnings,
-        notices=notices or [], **body,
-    )  # fmt: skip
 
 
 def print_warnings(warnings: list[str], verbose: int) -> None:
