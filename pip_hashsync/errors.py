@@ -57,6 +57,31 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.source}: {self.message}" if self.source else self.message
 
+    def to_json(self) -> dict[str, str | None]:
+        """The documented JSON form: the message without its layout (see :func:`unlaid`)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "source": str(self.source) if self.source else None,
+            "message": unlaid(self.message),
+        }
+
+
+def unlaid(message: str) -> str:
+    """``message`` without the layout made for a terminal: no indentation, and a line
+    continued with a backslash (a paste-ready requirement) joined into one line, so each line
+    of the result reads (or pastes) on its own."""
+    lines: list[str] = []
+    continued = ""
+    for line in message.splitlines():
+        text = continued + line.strip()
+        continued = f"{text[:-1].rstrip()} " if text.endswith("\\") else ""
+        if text and not continued:
+            lines.append(text)
+    if continued:
+        lines.append(continued.rstrip())
+    return "\n".join(lines)
+
 
 # Heads printed above each group of problems, in display order. The hash-mode groups follow
 # pip's order and wording (VCS, directories, missing hashes, unpinned), so users who know
@@ -102,6 +127,23 @@ class HashsyncError(Exception):
     """Base of every error a user can cause; ``str()`` is the message to print."""
 
     exit_code: ExitCode = ExitCode.BAD_INPUT
+
+
+#: The problem kind of an error raised with each exit code (see :func:`problems_of`).
+_ERROR_KINDS = {
+    ExitCode.BAD_INPUT: "input",
+    ExitCode.HASH_FAILURE: "integrity",
+    ExitCode.NETWORK: "network",
+    ExitCode.ENVIRONMENT: "environment",
+}
+
+
+def problems_of(error: HashsyncError) -> list[Problem]:
+    """An error that stopped a run, as the problems a report lists: those it carries, else
+    itself, its kind named by its exit code."""
+    if isinstance(error, ProblemsFound):
+        return error.problems
+    return [Problem(_ERROR_KINDS.get(error.exit_code, "error"), str(error))]
 
 
 class InputError(HashsyncError):

@@ -129,10 +129,10 @@ def test_dry_run_builds_to_plan_and_changes_nothing(sync: Sync, venv: Path, work
     folder = project(workdir, "demo", "1.0")
     before = snapshot(venv)
 
-    code, out, err = install(sync, "--dry-run", str(folder))
+    code, out, err = install(sync, "--dry-run", "-v", str(folder))
 
     assert code == 0, err
-    assert "would install demo 1.0 (demo-1.0-py3-none-any.whl from local build)" in out, out
+    assert " + demo==1.0  demo-1.0-py3-none-any.whl from local build (not installed)" in out, out
     assert snapshot(venv) == before
 
 

@@ -107,7 +107,7 @@ def test_change_lines_have_their_sign_coloured_on_a_terminal(
     write_lock(newer, lock[1])
     code, output = run_in_pty(sync_argv(tmp_path, index_server), terminal_env())
     assert code == 0, output
-    assert " \x1b[33m~\x1b[39m alpha==1.1" in output, output
+    assert " \x1b[33m~\x1b[39m alpha 1.0 → 1.1" in output, output
     assert " \x1b[31m-\x1b[39m gamma==3.0" in output, output
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -408,12 +409,8 @@ def test_ec39_nothing_matched_is_said_before_any_download(
     for path in (wheel, sdist):
         assert f"{path.name} sha256:{sha256_of(path)}" in text
     digests = sorted(sha256_of(p) for p in (wheel, sdist))
-    paste = [
-        "        a==1.0 \\",
-        f"            --hash=sha256:{digests[0]} \\",
-        f"            --hash=sha256:{digests[1]}",
-    ]
-    assert "\n".join(paste) in text
+    paste = f"a==1.0 --hash=sha256:{digests[0]} --hash=sha256:{digests[1]}"
+    assert paste in text.splitlines()  # the JSON message is free of layout: one line to paste
     assert archive_gets(index_server) == []
 
 
@@ -715,7 +712,7 @@ def test_json_and_html_pages_give_the_same_plan(
         index_server.page_format = page_format
         code, plans[page_format] = run()
         assert code == 0, plans[page_format]
-    assert plans["json"] == plans["html"]
+    assert {**plans["json"], "timings": None} == {**plans["html"], "timings": None}
     assert actions(plans["json"]) == {
         "a": ("install", "a-1.0-py3-none-any.whl"),
         "b": ("install", "b-1.0.tar.gz"),
@@ -866,7 +863,9 @@ def test_text_output_one_line_per_action(
     workdir: Path,
     index_server: IndexServer,
 ) -> None:
-    """Without ``--format``: "would install NAME VERSION (FILE from INDEX): reason"."""
+    """Without ``--format``: what a real run would print, the changes only, then the
+    summary in the conditional; with ``-v``, each file, where from, why, and what a
+    build needs."""
     a = build_wheel(dist_dir, "a", "1.0")
     b = build_sdist_project(dist_dir, "b", "2.0")
     reqs(workdir, f"a==1.0 {hashed(a)}\nb==2.0 {hashed(b)}\n")
@@ -874,10 +873,17 @@ def test_text_output_one_line_per_action(
     code = main([*argv, "-i", index_server.index_url, "--cache-dir", str(cache_dir)])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert out.splitlines() == [
-        f"would install a 1.0 ({a.name} from {index_server.index_url}): not installed",
-        f"would install b 2.0 ({b.name} from {index_server.index_url}): not installed",
-        "    built from source with project_backend, which needs nothing",
+    lines = out.splitlines()
+    assert lines[0] == f"Using Python {sys.version.split()[0]} environment at: {venv}"
+    assert lines[1:3] == [" + a==1.0", " + b==2.0"]
+    assert re.fullmatch(r"would install 2 in \d+\.\d\d s", lines[3]), lines
+    assert len(lines) == 4
+
+    assert main([*argv, "-v", "-i", index_server.index_url, "--cache-dir", str(cache_dir)]) == 0
+    assert capsys.readouterr().out.splitlines()[1:4] == [
+        f" + a==1.0  {a.name} from {index_server.index_url} (not installed)",
+        f" + b==2.0  {b.name} from {index_server.index_url}, built from source (not installed)",
+        "    built with project_backend, which needs nothing",
     ]
 
 
@@ -887,7 +893,7 @@ def test_json_has_the_documented_keys(run: Run, dist_dir: Path, workdir: Path) -
     code, plan = run()
     assert code == 0
     assert {"target", "hash_mode", "actions", "problems"} <= set(plan)
-    assert set(plan["target"]) == {"python", "version"}
+    assert set(plan["target"]) == {"python", "version", "prefix"}
     keys = {"action", "name", "version", "installed_version", "file", "url", "sha256", "reason"}
     assert keys <= set(plan["actions"][0])
 

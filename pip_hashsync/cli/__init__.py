@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO, cast
 
 from pip_hashsync import __version__
 from pip_hashsync.cli.parser import build_parser
+from pip_hashsync.cli.report import emit, emit_error, wants_json
 from pip_hashsync.cli.runs import HANDLERS
-from pip_hashsync.errors import ExitCode, HashsyncError
+from pip_hashsync.errors import ExitCode, HashsyncError, Problem
 from pip_hashsync.urls import redact_text
+
+#: The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+_INTERRUPTED = 130
 
 
 class _Redacting:
@@ -44,17 +49,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    args.started = time.monotonic()  # for the summary lines and the JSON report's timings
     try:
         with _telling_retries(getattr(args, "verbose", 0) > 0):
             return int(HANDLERS[args.command](args))
-    except HashsyncError as exc:
+    except HashsyncError as exc:  # said on stderr in JSON mode too, for logs read by people
         print(f"ERROR: {exc}", file=sys.stderr)
-        return int(exc.exit_code)
+        return emit_error(args, exc) if wants_json(args) else int(exc.exit_code)
     except KeyboardInterrupt as exc:  # a transaction's own says what state it left
-        print(f"ERROR: {str(exc) or 'interrupted'}", file=sys.stderr)
-        return 130
+        message = str(exc) or "interrupted"
+        print(f"ERROR: {message}", file=sys.stderr)
+        if wants_json(args):
+            return emit(args, _INTERRUPTED, problems=[Problem("interrupted", message)])
+        return _INTERRUPTED
     except Exception as exc:  # a bug: said in two lines, not a traceback
         _report_bug(exc)
+        if wants_json(args):
+            problem = Problem("internal", f"{type(exc).__name__}: {exc}")
+            return emit(args, ExitCode.INTERNAL_ERROR, problems=[problem])
         return int(ExitCode.INTERNAL_ERROR)
 
 

@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     hashes.add_argument("--dry-run", action="store_true", help="print a diff, change nothing")
     hashes.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE")
     hashes.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+    hashes.add_argument(
         "--include-constraints", action="store_true", help="also hash pinned lines of -c files"
     )
     filters = hashes.add_argument_group("filters (default: every file of the version)")

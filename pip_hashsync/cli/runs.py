@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pip_hashsync.cli.parser import pip_options
 from pip_hashsync.cli.progress import StatusLine, coloured
-from pip_hashsync.cli.render import action_line
-from pip_hashsync.errors import ExitCode, render_problems
+from pip_hashsync.cli.render import action_line, summary_line
+from pip_hashsync.cli.report import emit, emit_sync, wants_json
+from pip_hashsync.errors import ExitCode, InputError, render_problems
 from pip_hashsync.settings.request import SyncRequest
 
+if TYPE_CHECKING:
+    from pip_hashsync.commands.hashes import HashesResult
+    from pip_hashsync.resolve.planner import SyncPlan
 
-def given_files(args: argparse.Namespace, default: str | None = None) -> list[str] | None:
+
+def given_files(args: argparse.Namespace, default: str | None = None) -> list[str]:
     """The requirements files given (arguments, then ``-r`` ones). With none, ``default``
-    when it exists, as pip-sync reads ``requirements.txt`` (said on stderr); else None
-    once the error is printed."""
+    when it exists, as pip-sync reads ``requirements.txt`` (said on stderr); else an
+    :class:`InputError`."""
     files = [*args.files, *args.requirement_files]
     if files:
         return files
@@ -28,43 +33,40 @@ def given_files(args: argparse.Namespace, default: str | None = None) -> list[st
         print(f"no file given: reading {default}", file=sys.stderr)
         return [default]
     missing = f" (there is no {default} in the current folder)" if default else ""
-    print(f"ERROR: give a requirements file{missing}", file=sys.stderr)
-    return None
+    raise InputError(f"give a requirements file{missing}")
 
 
 def run_lint(args: argparse.Namespace) -> int:
     from pip_hashsync.commands.lint import lint
 
-    files = given_files(args)
-    if files is None:
-        return ExitCode.BAD_INPUT
     report = lint(
-        files,
+        given_files(args),
         args.constraint,
         require_hashes=args.require_hashes,
         no_require_hashes=args.no_require_hashes,
     )
-    if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        for warning in report.warnings:
-            print(f"WARNING: {warning}", file=sys.stderr)
-        if report.problems:
-            print(render_problems(report.problems), file=sys.stderr)
-        print(report.summary())
-    return ExitCode.OK if report.ok else ExitCode.BAD_INPUT
+    code = ExitCode.OK if report.ok else ExitCode.BAD_INPUT
+    if wants_json(args):
+        body = report.to_json()
+        return emit(args, code, problems=report.problems, warnings=report.warnings, **body)
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    if report.problems:
+        print(render_problems(report.problems), file=sys.stderr)
+    print(report.summary())
+    return code
 
 
 def run_verify(args: argparse.Namespace) -> int:
     from pip_hashsync.commands.verify import verify
 
     report = verify(args.files, python=args.python, venv=args.venv, keep=args.keep)
+    if wants_json(args):
+        body = report.to_json()
+        return emit(args, report.exit_code, target=report.target, warnings=report.warnings, **body)
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
-    if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print("\n".join(report.text_lines()))
+    print("\n".join(report.text_lines()))
     return report.exit_code
 
 
@@ -96,21 +98,19 @@ def install_arguments(args: argparse.Namespace) -> list[str]:
 
 def run_install(args: argparse.Namespace) -> int:
     if not args.files and not args.requirements and not args.editables:
-        print("ERROR: You must give at least one requirement to install", file=sys.stderr)
-        return ExitCode.BAD_INPUT
+        raise InputError("You must give at least one requirement to install")
     args.check = False
     request = sync_request(args)
-    return print_plan(request, args.format) if args.dry_run else apply(request, args)
+    return print_plan(request, args) if args.dry_run else apply(request, args)
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    files = given_files(args, default="requirements.txt")
-    if files is None:
-        return ExitCode.BAD_INPUT
-    args.files = files
+    args.files = given_files(args, default="requirements.txt")
     request = sync_request(args)
     if args.dry_run:
-        return print_plan(request, args.format)
+        return print_plan(request, args)
+    if wants_json(args):  # the report lists every action, so the run plans them all
+        return apply(request, args)
     from pip_hashsync.commands.receipt import receipt_count
 
     count = receipt_count(request)
@@ -125,28 +125,23 @@ def run_sync(args: argparse.Namespace) -> int:
     return apply(request, args)
 
 
-def print_plan(request: SyncRequest, output: str) -> int:
+def print_plan(request: SyncRequest, args: argparse.Namespace) -> int:
+    """Print the plan, change nothing: the lines a real run would print, and its summary
+    in the conditional."""
     from pip_hashsync.commands.sync import local_fill
     from pip_hashsync.resolve.planner import plan_sync
 
     plan = plan_sync(request, fill=local_fill(request, lambda line: print(line, file=sys.stderr)))
     if plan.workspace is not None:
         plan.workspace.cleanup()
-    if output == "json":
-        print(json.dumps(plan.to_json(), indent=2))
-        return plan.exit_code
-    for warning in plan.warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
-    for action in plan.actions:
-        version = f" {action.version}" if action.version else ""
-        source = f" ({action.file.filename} from {action.file.origin})" if action.file else ""
-        print(f"would {action.action} {action.name}{version}{source}: {action.reason}")
-        build = plan.builds.get(action.key)
-        if build is not None:
-            needs = ", ".join(line.split(" --hash")[0] for line in build.requires) or "nothing"
-            print(f"    built from source with {build.backend}, which needs {needs}")
+    if wants_json(args):
+        return emit_sync(args, plan, "dry-run", plan.exit_code)
+    print_warnings(plan.warnings, args.verbose)
     if plan.problems:
         print(render_problems(plan.problems), file=sys.stderr)
+        return plan.exit_code
+    print_actions(plan, args.verbose)
+    print(summary_line(plan.actions, applied=False, seconds=time.monotonic() - args.started))
     return plan.exit_code
 
 
@@ -170,19 +165,39 @@ def apply(request: SyncRequest, args: argparse.Namespace) -> int:
         if progress:
             progress.clear()
     plan = outcome.plan
-    if not quiet:
-        for warning in [*plan.warnings, *outcome.notices]:
-            print(f"WARNING: {warning}", file=sys.stderr)
+    if wants_json(args):
+        mode = "check" if args.check else "apply"
+        code = outcome.exit_code
+        return emit_sync(args, plan, mode, code, done=outcome.done, notices=outcome.notices)
+    print_warnings([*plan.warnings, *outcome.notices], args.verbose)
     if plan.problems:
         print(render_problems(plan.problems), file=sys.stderr)
         return outcome.exit_code
-    shown = plan.actions if args.verbose > 0 else [a for a in plan.actions if a.changes]
-    if plan.target is not None and any(a.changes for a in plan.actions) and not quiet:
-        print(f"Using Python {plan.target.version} environment at: {plan.target.prefix}")
-    for action in shown if not quiet else ():
-        print(coloured(action_line(action, would=outcome.drift), sys.stdout))
-    print(outcome.summary())
+    print_actions(plan, args.verbose)
+    print(summary_line(plan.actions, applied=not outcome.drift, seconds=outcome.seconds))
     return outcome.exit_code
+
+
+def print_warnings(warnings: list[str], verbose: int) -> None:
+    """Warnings on stderr, unless ``-q``."""
+    for warning in warnings if verbose >= 0 else ():
+        print(f"WARNING: {warning}", file=sys.stderr)
+
+
+def print_actions(plan: SyncPlan, verbose: int) -> None:
+    """The target and one line per change (per action with ``-v``; none with ``-q``), as
+    uv prints them; with ``-v``, what each planned build needs."""
+    shown = plan.actions if verbose > 0 else [a for a in plan.actions if a.changes]
+    if verbose < 0 or not shown:
+        return
+    if plan.target is not None and any(a.changes for a in shown):
+        print(f"Using Python {plan.target.version} environment at: {plan.target.prefix}")
+    for action in shown:
+        print(coloured(action_line(action, verbose=verbose > 0), sys.stdout))
+        build = plan.builds.get(action.key)
+        if build is not None and verbose > 0:
+            needs = ", ".join(line.split(" --hash")[0] for line in build.requires) or "nothing"
+            print(f"    built with {build.backend}, which needs {needs}")
 
 
 def run_hashes(args: argparse.Namespace) -> int:
@@ -191,12 +206,9 @@ def run_hashes(args: argparse.Namespace) -> int:
     files = [t for t in args.targets if "==" not in t or Path(t).exists()]
     pins = [t for t in args.targets if t not in files]
     if not files and not pins:
-        print("ERROR: give a requirements file or NAME==VERSION", file=sys.stderr)
-        return ExitCode.BAD_INPUT
+        raise InputError("give a requirements file or NAME==VERSION")
     if args.output and len(files) != 1:
-        print("ERROR: -o/--output needs exactly one requirements file", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    started = time.monotonic()
+        raise InputError("-o/--output needs exactly one requirements file")
     result = compute(
         files,
         pins,
@@ -209,42 +221,78 @@ def run_hashes(args: argparse.Namespace) -> int:
         include_constraints=args.include_constraints,
         only_first_file=bool(args.output),
     )  # fmt: skip
+    mode = "check" if args.check else "dry-run" if args.dry_run else "write"
+    written: dict[str, str | None] = {}
+    if mode == "write" and not result.problems:
+        written = write_hashes(result.texts, files[0] if args.output else None, args.output)
+    code = result.exit_code if result.problems or args.check else ExitCode.OK
+    if wants_json(args):
+        return emit(args, code, problems=result.problems, warnings=result.warnings,
+                    **hashes_body(result, mode, written))  # fmt: skip
+    print_hashes(result, mode, written, time.monotonic() - args.started)
+    return code
+
+
+def hashes_body(result: HashesResult, mode: str, written: dict[str, str | None]) -> dict[str, Any]:
+    """``hashes``' own keys of the JSON report."""
+    body: dict[str, Any] = {
+        "mode": mode,
+        "files": [
+            {"path": path, "changed": old != new, "written": written.get(path)}
+            for path, (old, new) in result.texts.items()
+        ],
+        "drift": result.drift,
+        "skipped": [p.to_json() for p in result.skipped],
+    }
+    if mode == "dry-run":
+        body["diff"] = result.diff()
+    return body
+
+
+def print_hashes(
+    result: HashesResult, mode: str, written: dict[str, str | None], seconds: float
+) -> None:
+    """What ``hashes`` found, as text: problems and warnings on stderr; the drift, the
+    diff or the files written on stdout."""
     for warning in result.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     if result.problems:
         print(render_problems(result.problems), file=sys.stderr)
-        return result.exit_code
+        return
     if result.skipped:
         print("WARNING: these lines are not pinned and were left as they are:", file=sys.stderr)
         print("\n".join(f"    {line}" for line in result.skipped), file=sys.stderr)
-    if args.check:
+    if mode == "check":
         for line in result.drift:
             print(line)
         print("hashes are complete" if not result.drift else f"{len(result.drift)} line(s) differ")
-        return result.exit_code
-    if args.dry_run:
+    elif mode == "dry-run":
         print(result.diff(), end="")
-        return ExitCode.OK
-    changed = write_hashes(result.texts, files[0] if args.output else None, args.output)
-    seconds = time.monotonic() - started
-    print(f"{', '.join(changed) or 'nothing changed'} in {seconds:.2f} s")
-    return ExitCode.OK
+    else:
+        changed = [
+            f"{'updated' if target == path else 'wrote'} {target}"
+            for path, target in written.items()
+            if target
+        ]
+        print(f"{', '.join(changed) or 'nothing changed'} in {seconds:.2f} s")
 
 
 def write_hashes(
     texts: dict[str, tuple[str, str]], source: str | None, output: str | None
-) -> list[str]:
-    """Write changed texts atomically; with ``output``, the source file's text goes there."""
+) -> dict[str, str | None]:
+    """Write changed texts atomically; with ``output``, the source file's text goes there.
+    The file written for each file read (None: unchanged, or not the ``source``)."""
     from pip_hashsync.commands.hashes import write_atomically
 
-    written = []
+    written: dict[str, str | None] = {}
     for path, (old, new) in texts.items():
+        written[path] = None
         if output and path == source:
             write_atomically(Path(output), new)
-            written.append(f"wrote {output}")
+            written[path] = output
         elif not output and new != old:
             write_atomically(Path(path), new)
-            written.append(f"updated {path}")
+            written[path] = path
     return written
 
 

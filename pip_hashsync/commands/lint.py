@@ -41,21 +41,14 @@ class LintReport:
         return notices
 
     def to_json(self) -> dict[str, Any]:
+        """``lint``'s own keys of the documented report (the CLI adds the problems and
+        warnings, which every command's report has)."""
         return {
             "hash_mode": self.mode.enabled,
             "hash_mode_reason": self.mode.reason,
             "requirements": [requirement_json(r) for r in self.lines.requirements],
             "constraints": [requirement_json(r) for r in self.lines.constraints],
             "options": self.lines.options.to_json(),
-            "problems": [
-                {
-                    "source": str(p.source) if p.source else None,
-                    "kind": p.kind,
-                    "message": p.message,
-                }
-                for p in self.problems
-            ],
-            "warnings": self.warnings,
         }
 
     def summary(self) -> str:

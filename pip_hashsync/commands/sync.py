@@ -99,17 +99,6 @@ class Outcome:
             return self.plan.exit_code
         return ExitCode.DRIFT if self.drift else ExitCode.OK
 
-    def summary(self) -> str:
-        counts: dict[str, int] = {}
-        for action in self.plan.actions:
-            counts[action.action] = counts.get(action.action, 0) + 1
-        words = [("install", "installed"), ("replace", "replaced"), ("reinstall", "reinstalled"),
-                 ("remove", "removed"), ("keep", "kept")]  # fmt: skip
-        parts = [f"{past} {counts[verb]}" for verb, past in words if counts.get(verb)]
-        if self.drift:
-            parts = [f"would have {p}" for p in parts if not p.startswith("kept")]
-        return f"{', '.join(parts) or 'nothing to do'} in {self.seconds:.2f} s"
-
 
 def new_venv(request: SyncRequest, options: ApplyOptions) -> Path | None:
     """The ``--venv`` this run must create (it does not exist yet), else None; ``--check``

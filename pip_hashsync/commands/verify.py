@@ -12,19 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pip_hashsync.environment.target import Target
 from pip_hashsync.environment.verify import Verification, verify_environment
 from pip_hashsync.errors import ExitCode, HashsyncError, InputError, ProblemsFound
 from pip_hashsync.settings.request import SyncRequest, locate, read_request
-
-#: Version of the JSON document; raised when a key changes meaning.
-JSON_VERSION = 1
 
 
 @dataclass(frozen=True)
 class VerifyReport:
     """The findings of one ``verify`` run, and the warnings reading the input gave."""
 
-    target: str
+    target: Target
     verification: Verification
     warnings: list[str]
 
@@ -33,15 +31,17 @@ class VerifyReport:
         return ExitCode.DRIFT if self.verification.findings else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        findings = [
-            {"kind": f.kind, "name": f.name, "path": f.path, "message": f.message}
-            for f in self.verification.findings
-        ]
+        """``verify``'s own keys of the documented report (the CLI adds the target and the
+        warnings, which every command's report has)."""
         return {
-            "version": JSON_VERSION,
-            "target": self.target,
-            "findings": findings,
-            "exit_code": int(self.exit_code),
+            "findings": [
+                {"kind": f.kind, "name": f.name, "path": f.path, "message": f.message}
+                for f in self.verification.findings
+            ],
+            "checked": {
+                "distributions": self.verification.distributions,
+                "files": self.verification.files,
+            },
         }
 
     def text_lines(self) -> list[str]:
@@ -52,7 +52,7 @@ class VerifyReport:
         ]
         checked = (
             f"{self.verification.distributions} distribution(s), "
-            f"{self.verification.files} file(s) in {self.target}"
+            f"{self.verification.files} file(s) in {self.target.prefix}"
         )
         if not lines:
             return [f"verified {checked}: no findings"]
@@ -88,4 +88,4 @@ def verify(
             raise ProblemsFound(lines.problems)
         warnings = [*warnings, *lines.warnings]
     verification = verify_environment(target, lines, tuple(keep))
-    return VerifyReport(target.prefix, verification, warnings)
+    return VerifyReport(target, verification, warnings)

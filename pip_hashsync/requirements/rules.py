@@ -162,6 +162,7 @@ def _line_problems(
                 f"The editable requirement {line.text} cannot be installed when requiring "
                 "hashes, because there is no single file to hash.",
                 source,
+                line.name,
             )
         return
     if line.kind is Kind.VCS and (mode.enabled or hashed):
@@ -171,6 +172,7 @@ def _line_problems(
             "require an archive of the commit instead (e.g. "
             "https://github.com/OWNER/REPO/archive/COMMIT.tar.gz) with --hash",
             source,
+            line.name,
         )
         return
     if line.kind is Kind.DIRECTORY and (mode.enabled or hashed):
@@ -179,6 +181,7 @@ def _line_problems(
             f"{line.describe()}: a directory has no single file to hash; build an sdist or "
             "wheel from it and require that archive with --hash",
             source,
+            line.name,
         )
         return
     yield from _fragment_conflicts(line)
@@ -190,13 +193,13 @@ def _line_problems(
     # Another line's ``==`` or archive URL (a URL constraint: pip installs that file) pins.
     pinned = line.pinned_version or any(c.pinned_version or c.kind is Kind.ARCHIVE for c in others)
     if needs_pin and not pinned:
-        yield Problem("unpinned", _unpinned_message(line), source)
+        yield Problem("unpinned", _unpinned_message(line), source, line.name)
         return
     if mode.enabled and not line.constraint:
         own = bool(_strong(line.hashes) or _strong(line.url_hashes))
         covered = own or any(c.hashes or _strong(c.url_hashes) for c in others)
         if not covered:
-            yield Problem("missing-hash", _missing_message(line), source)
+            yield Problem("missing-hash", _missing_message(line), source, line.name)
 
 
 def _unpinned_message(line: Requirement) -> str:

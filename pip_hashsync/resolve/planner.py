@@ -103,21 +103,11 @@ class SyncPlan:
         return exit_code_for(self.problems) if self.problems else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        target = self.target
+        """The plan's own keys of the documented report (the CLI adds the target, problems
+        and warnings, which every command's report has)."""
         return {
-            "target": {"python": target.executable, "version": target.version} if target else None,
             "hash_mode": self.hash_mode,
             "actions": [_action_json(a, self.builds.get(a.key)) for a in self.actions],
-            "problems": [
-                {
-                    "kind": p.kind,
-                    "name": p.name,
-                    "message": p.message,
-                    "source": str(p.source) if p.source else None,
-                }
-                for p in self.problems
-            ],
-            "warnings": self.warnings,
         }
 
 
