@@ -202,6 +202,9 @@ def test_editable_package_with_an_extra_is_kept_by_the_next_sync(
     assert code == 0, output
     assert "nothing to do" in step_output(root, "install_deps")
     assert {"alpha-1.0", "gamma-1.0", "demo-1.0"} <= installed(root)
+    rebuilt = list((root / ".tox" / "py" / "log").glob("*-install_package.log"))
+    # The same PEP 660 wheel again is left installed; a legacy -e is installed again.
+    assert bool(rebuilt) is (package == "editable-legacy")
 
 
 def test_in_hash_mode_the_packages_dependencies_must_be_in_the_lock(

@@ -126,6 +126,7 @@ class HashsyncInstaller(Pip):
         """Install requirements and packages (tox's package under test, dependency groups)
         with ``install``; then name them in the keep file for the next deps syncs."""
         requirements = [a for a in arguments if isinstance(a, Requirement)]
+        step = of_type if len(requirements) == len(arguments) else f"{of_type}_deps"
         names: set[str] = {canonicalize_name(r.name) for r in requirements}
         packages: list[str] = []
         folders: list[Path] = []
@@ -134,8 +135,9 @@ class HashsyncInstaller(Pip):
                 packages += ["-e", str(package.path)]
                 folders.append(package.path)
             elif isinstance(package, (WheelPackage, SdistPackage, EditablePackage)):
-                packages.append(str(package.path))
                 names.add(_archive_project(package.path))
+                if not self._installed_from(package.path):
+                    packages.append(str(package.path))
             elif not isinstance(package, Requirement):
                 raise Fail(f"pip-hashsync cannot install {package!r}")
             if isinstance(package, PythonPathPackageWithDeps):
@@ -144,7 +146,6 @@ class HashsyncInstaller(Pip):
         if requirements:
             # Read with the deps files: in hash-checking mode each must be a line there, and
             # a missing one is named with this file's line.
-            step = f"{of_type}_deps" if packages else of_type
             text = f"# what tox's {of_type} step asks for\n" + "".join(
                 f"{r}\n" for r in requirements
             )
@@ -152,7 +153,8 @@ class HashsyncInstaller(Pip):
             deps = self._deps_arguments(self._env.conf["deps"])
             self._run(["install", *deps, "-r", listed, *extra], step)
         if packages:
-            # Rebuilt each run: replaced even when its version is the same, as tox does with pip.
+            # Rebuilt each run: replaced even when its version is the same, as tox does with
+            # pip, unless it is the very archive installed (then the env stays untouched).
             flags = ["--no-deps", "--no-require-hashes", "--force-reinstall"]
             self._run(["install", *flags, *packages, *extra], of_type)
             names |= self._projects_from(folders)
@@ -160,8 +162,8 @@ class HashsyncInstaller(Pip):
         self._env_file(KEEP_FILE, json.dumps(kept, indent=1, sort_keys=True))
 
     def _deps_arguments(self, deps: PythonDeps) -> list[str]:
-        """The deps as ``sync`` arguments: ``-r``/``-c`` files as given (read from tox's
-        root, the current folder of every step), the other lines in a file in the env."""
+        """The deps as ``sync`` arguments: ``-r``/``-c`` files as given (relative to the
+        folder of ``tox.ini``, where every step runs), the other lines in a file in the env."""
         arguments: list[str] = []
         lines: list[str] = []
         for line in deps.lines():
@@ -188,9 +190,13 @@ class HashsyncInstaller(Pip):
         return str(path)
 
     def _run(self, arguments: list[str], of_type: str) -> None:
+        """Run a pip-hashsync command on the env, from the folder of ``tox.ini`` (relative
+        paths in ``deps`` are relative to it)."""
         command = [sys.executable, "-m", "pip_hashsync", arguments[0], "--venv"]
         command += [str(self._env.env_dir), *arguments[1:]]
-        outcome = self._env.execute(command, stdin=StdinSource.OFF, run_id=f"install_{of_type}")
+        folder = self._env.core["toxinidir"]
+        run_id = f"install_{of_type}"
+        outcome = self._env.execute(command, stdin=StdinSource.OFF, cwd=folder, run_id=run_id)
         outcome.assert_success()  # a failure ends the env with pip-hashsync's exit code
 
     def _extra(self, key: str) -> list[str]:
@@ -210,6 +216,18 @@ class HashsyncInstaller(Pip):
             if isinstance(names, list)
         }
 
+    def _installed_from(self, archive: Path) -> bool:
+        """Whether the env's distribution of ``archive``'s project was installed from these
+        very bytes (its provenance names their sha256): a wheel built again the same."""
+        from pip_hashsync.environment.installed import scan
+        from pip_hashsync.settings.request import file_sha256
+
+        if archive.name.endswith(".whl"):
+            dist = scan(self._site_dirs()).get(_archive_project(archive))
+            provenance = dist.provenance() if dist else None
+            return provenance is not None and provenance.sha256 == file_sha256(str(archive))
+        return False  # an sdist is built again: its wheel is not known before
+
     def _projects_from(self, folders: list[Path]) -> set[str]:
         """The projects installed from ``folders`` (``-e``), by their ``direct_url.json``:
         a folder's name is not its project's."""
@@ -218,13 +236,15 @@ class HashsyncInstaller(Pip):
         urls = {folder.resolve().as_uri() for folder in folders}
         if not urls:
             return set()
-        env = self._env
-        site_dirs = {str(env.env_site_package_dir()), str(env.env_site_package_dir_plat())}
         return {
             key
-            for key, dist in scan(site_dirs).items()
+            for key, dist in scan(self._site_dirs()).items()
             if (dist.direct_url() or {}).get("url") in urls
         }
+
+    def _site_dirs(self) -> list[str]:
+        env = self._env
+        return sorted({str(env.env_site_package_dir()), str(env.env_site_package_dir_plat())})
 
 
 def _archive_project(path: Path) -> str:
