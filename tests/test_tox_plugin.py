@@ -194,13 +194,16 @@ def test_editable_package_with_an_extra_is_kept_by_the_next_sync(
     package: str, tmp_path: Path, tox_env: dict[str, str], index: IndexServer
 ) -> None:
     ini = TOX_INI.replace("deps =", f"package = {package}\nextras = x\ndeps =")
+    ini = ini.replace("-r requirements.txt", "-r requirements.txt\n    --only-binary :all:")
     root = make_project(tmp_path, ini, hashed(index, "alpha", "gamma"))
     code, output = tox(root, tox_env)
     assert code == 0, output
     assert f"demo at {root / 'demo'}" in output  # the source folder itself
     code, output = tox(root, tox_env)
     assert code == 0, output
-    assert "nothing to do" in step_output(root, "install_deps")
+    deps_step = step_output(root, "install_deps")
+    assert "nothing to do" in deps_step
+    assert "pip-hashsync-deps.txt" in deps_step  # the inline option line, as a file
     assert {"alpha-1.0", "gamma-1.0", "demo-1.0"} <= installed(root)
     rebuilt = list((root / ".tox" / "py" / "log").glob("*-install_package.log"))
     # The same PEP 660 wheel again is left installed; a legacy -e is installed again.

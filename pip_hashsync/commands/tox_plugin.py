@@ -25,6 +25,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.error import URLError
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
@@ -166,7 +167,11 @@ class HashsyncInstaller(Pip):
         folder of ``tox.ini``, where every step runs), the other lines in a file in the env."""
         arguments: list[str] = []
         lines: list[str] = []
-        for line in deps.lines():
+        try:
+            deps_lines = deps.lines()
+        except (ValueError, URLError) as exc:  # tox's own reading of the deps setting
+            raise Fail(f"deps: {deps.redact(str(exc))}") from None
+        for line in deps_lines:
             option, _, value = line.partition(" ")
             if option in _FILE_OPTIONS and value.strip():
                 arguments += [_FILE_OPTIONS[option], *shlex.split(value)]
@@ -175,7 +180,7 @@ class HashsyncInstaller(Pip):
         for constraint in self.constraints.lines():
             arguments += ["-c", constraint]
         if any(line.strip() and not line.lstrip().startswith("#") for line in lines):
-            arguments.append(self._env_file(DEPS_FILE, "\n".join(lines) + "\n"))
+            arguments += ["-r", self._env_file(DEPS_FILE, "\n".join(lines) + "\n")]
         return arguments
 
     def _env_file(self, name: str, text: str) -> str:
