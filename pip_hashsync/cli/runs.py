@@ -43,6 +43,8 @@ def run_lint(args: argparse.Namespace) -> int:
         args.constraint,
         require_hashes=args.require_hashes,
         no_require_hashes=args.no_require_hashes,
+        extras=args.extras,
+        groups=args.groups,
     )
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
@@ -86,6 +88,8 @@ def sync_request(args: argparse.Namespace) -> SyncRequest:
         force_reinstall=additive and args.force_reinstall,
         build_hashes=args.build_hashes,
         no_build=args.no_build,
+        extras=args.extras,
+        groups=args.groups,
     )
 
 

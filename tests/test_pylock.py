@@ -1,0 +1,350 @@
+"""pylock.toml (PEP 751): ``sync``, ``install`` and ``lint`` read lock files as they read a
+hashed requirements file, with the files coming from the lock's URLs.
+
+The tool-written locks (``tests/fixtures/pylock``, by ``pip lock`` and ``uv pip compile``)
+point at ``http://127.0.0.1:PORT``: each test serves the same archives (rebuilt with fixed
+timestamps, so their hashes match) and writes the lock with its own index's address.
+Hand-made locks cover what the tools' small locks do not: markers, extras, groups, sdists,
+a missing hash, an unknown lock-version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from distbuilder import build_sdist, build_wheel, sha256_of
+from fixtures.pylock.regenerate import PLACEHOLDER, build_archives
+from helpers import write
+from indexserver import IndexServer
+from test_sync_apply import imports, make_venv, site_packages, snapshot
+
+from pip_hashsync.cli import main
+from pip_hashsync.commands.receipt import RECEIPT_FILE
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pylock"
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Path:
+    return make_venv(tmp_path / "venv")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """The command in-process, with no index configured: files come from the lock."""
+    code = main([*argv, "--no-input"] if argv[0] != "lint" else list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def sync(
+    capsys: pytest.CaptureFixture[str], lock: Path, venv: Path, *args: str
+) -> tuple[int, str, str]:
+    cache = venv.parent / "cache"
+    return run(capsys, "sync", str(lock), "--venv", str(venv), "--cache-dir", str(cache), *args)
+
+
+def tool_lock(name: str, index: IndexServer, workdir: Path) -> Path:
+    """A fixture lock written by a tool, pointing at ``index``, as ``pylock.toml``."""
+    text = (FIXTURES / name).read_text().replace(PLACEHOLDER, index.url)
+    return write(workdir / "pylock.toml", text)
+
+
+def installed(venv: Path) -> dict[str, str]:
+    """Project -> version of every distribution in the venv."""
+    found = {}
+    for info in site_packages(venv).glob("*.dist-info"):
+        name, version = info.name[: -len(".dist-info")].rsplit("-", 1)
+        found[name.lower().replace("_", "-")] = version
+    return found
+
+
+def wheel_entry(path: Path, index: IndexServer) -> str:
+    return f'{{ url = "{index.file_url(path.name)}", hashes = {{ sha256 = "{sha256_of(path)}" }} }}'
+
+
+def package(path: Path, index: IndexServer, *, marker: str | None = None) -> str:
+    """A ``[[packages]]`` table for one wheel (or sdist) served by ``index``."""
+    name, version = path.name.split("-")[:2]
+    version = version.removesuffix(".tar.gz")
+    key = "sdist" if path.name.endswith(".tar.gz") else "wheels"
+    entry = wheel_entry(path, index)
+    files = f"sdist = {entry}" if key == "sdist" else f"wheels = [{entry}]"
+    where = f"marker = {json.dumps(marker)}\n" if marker else ""
+    return f'[[packages]]\nname = "{name}"\nversion = "{version}"\n{where}{files}\n'
+
+
+def hand_lock(workdir: Path, *packages: str, head: str = "") -> Path:
+    text = f'lock-version = "1.0"\ncreated-by = "hand"\n{head}\n' + "\n".join(packages)
+    return write(workdir / "pylock.toml", text)
+
+
+# -- locks written by the tools ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["pylock.pip.toml", "pylock.uv.toml"])
+def test_tool_written_lock_syncs_from_the_locks_urls(
+    fixture: str,
+    capsys: pytest.CaptureFixture[str],
+    venv: Path,
+    index_server: IndexServer,
+    workdir: Path,
+) -> None:
+    build_archives(index_server.root)
+    lock = tool_lock(fixture, index_server, workdir)
+
+    code, out, err = sync(capsys, lock, venv)
+
+    assert code == 0, out + err
+    assert installed(venv) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}
+    assert imports(venv, "beta") == "1.0"
+    # No index page is read: every file comes from the lock's URL.
+    assert all(path.startswith("/files/") for _, path in index_server.requests)
+    provenance = json.loads(
+        (site_packages(venv) / "beta-1.0.dist-info" / "pip_hashsync.json").read_text()
+    )
+    assert provenance["url"] == index_server.file_url("beta-1.0-py3-none-any.whl")
+
+    # Synced: the no-op path answers without the network, and --check sees no drift.
+    requests = len(index_server.requests)
+    assert sync(capsys, lock, venv)[0] == 0
+    assert sync(capsys, lock, venv, "--check")[0] == 0
+    assert len(index_server.requests) == requests
+    assert (venv / RECEIPT_FILE).exists()
+
+
+def test_env_equals_what_uv_pip_sync_installs(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    venv: Path,
+    index_server: IndexServer,
+    workdir: Path,
+) -> None:
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    if uv is None:
+        pytest.skip("uv is not installed (it is in the test extra)")
+    build_archives(index_server.root)
+    lock = tool_lock("pylock.uv.toml", index_server, workdir)
+    by_uv = make_venv(tmp_path / "by-uv")
+    subprocess.run(
+        [uv, "pip", "sync", "--no-config", "--python", str(by_uv / "bin" / "python"), str(lock)],
+        check=True,
+        capture_output=True,
+        cwd=workdir,
+    )
+
+    code, out, err = sync(capsys, lock, venv)
+
+    assert code == 0, out + err
+    assert installed(venv) == installed(by_uv) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}
+    for name in ("alpha", "beta", "gamma"):
+        ours = sorted(p.name for p in (site_packages(venv) / name).iterdir())
+        theirs = sorted(p.name for p in (site_packages(by_uv) / name).iterdir())
+        assert ours == theirs
+
+
+def test_changed_hash_in_lock_is_exit_3_and_nothing_changes(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    build_archives(index_server.root)
+    lock = tool_lock("pylock.uv.toml", index_server, workdir)
+    genuine = sha256_of(index_server.root / "gamma-1.0-py3-none-any.whl")
+    lock.write_text(lock.read_text().replace(genuine, "0" * 64))
+    before = snapshot(venv)
+
+    code, out, err = sync(capsys, lock, venv)
+
+    assert code == 3, out + err
+    assert "gamma" in err
+    assert snapshot(venv) == before
+
+
+def test_tampered_download_is_exit_3(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    build_archives(index_server.root)
+    lock = tool_lock("pylock.pip.toml", index_server, workdir)
+    index_server.tampered["gamma-1.0-py3-none-any.whl"] = b"not the locked bytes"
+    before = snapshot(venv)
+
+    code, out, err = sync(capsys, lock, venv)
+
+    assert code == 3, out + err
+    assert snapshot(venv) == before
+
+
+def test_drift_is_reported_by_check(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    build_archives(index_server.root)
+    lock = tool_lock("pylock.pip.toml", index_server, workdir)
+    assert sync(capsys, lock, venv)[0] == 0
+    gamma = lock.read_text().split("[[packages]]")
+    lock.write_text("[[packages]]".join(p for p in gamma if 'name = "gamma"' not in p))
+
+    code, out, _ = sync(capsys, lock, venv, "--check")
+
+    assert code == 1
+    assert "gamma" in out
+    assert "gamma" in installed(venv)
+
+
+# -- hand-made locks: markers, extras, groups, sdists, hashes, versions -----------------------
+
+
+def test_markers_extras_and_groups_select_packages(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    index_server: IndexServer,
+    workdir: Path,
+) -> None:
+    root = index_server.root
+    lock = hand_lock(
+        workdir,
+        package(build_wheel(root, "base", "1.0"), index_server),
+        package(
+            build_wheel(root, "winonly", "1.0"), index_server, marker="sys_platform == 'win32'"
+        ),
+        package(build_wheel(root, "fast", "1.0"), index_server, marker="'speed' in extras"),
+        package(
+            build_wheel(root, "tests", "1.0"), index_server, marker="'dev' in dependency_groups"
+        ),
+        package(
+            build_wheel(root, "docs", "1.0"), index_server, marker="'docs' in dependency_groups"
+        ),
+        head='extras = ["speed"]\ndependency-groups = ["dev", "docs"]\ndefault-groups = ["dev"]',
+    )
+
+    plain = make_venv(tmp_path / "plain")
+    assert sync(capsys, lock, plain)[0] == 0
+    assert sorted(installed(plain)) == ["base", "tests"]
+
+    chosen = make_venv(tmp_path / "chosen")
+    code, out, err = sync(capsys, lock, chosen, "--extra", "speed", "--group", "docs")
+    assert code == 0, out + err
+    assert sorted(installed(chosen)) == ["base", "docs", "fast"]
+
+    code, _, err = sync(capsys, lock, chosen, "--extra", "turbo")
+    assert code == 2
+    assert "declares no extra 'turbo'" in err
+
+
+def test_sdist_only_package_is_built_from_the_lock(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    sdist = build_sdist(index_server.root, "delta", "2.0")
+    lock = hand_lock(workdir, package(sdist, index_server))
+
+    code, out, err = sync(capsys, lock, venv)
+
+    assert code == 0, out + err
+    assert imports(venv, "delta") == "2.0"
+
+
+def test_package_without_a_strong_hash_is_refused(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    wheel = build_wheel(index_server.root, "weak", "1.0")
+    entry = f'{{ url = "{index_server.file_url(wheel.name)}", hashes = {{ md5 = "{"0" * 32}" }} }}'
+    lock = hand_lock(workdir, f'[[packages]]\nname = "weak"\nversion = "1.0"\nwheels = [{entry}]\n')
+
+    code, _, err = sync(capsys, lock, venv)
+
+    assert code == 2
+    assert f"{lock}:5: weak==1.0" in err
+    assert index_server.requests == []
+
+
+def test_unknown_lock_version_is_refused(
+    capsys: pytest.CaptureFixture[str], venv: Path, workdir: Path
+) -> None:
+    lock = write(
+        workdir / "pylock.toml", 'lock-version = "2.0"\ncreated-by = "future"\npackages = []\n'
+    )
+
+    code, _, err = sync(capsys, lock, venv)
+
+    assert code == 2
+    assert "pylock version 2.0 is not supported" in err and str(lock) in err
+
+
+def test_lock_for_another_python_is_refused(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    wheel = build_wheel(index_server.root, "base", "1.0")
+    lock = hand_lock(workdir, package(wheel, index_server), head='requires-python = "<3"')
+
+    code, _, err = sync(capsys, lock, venv)
+
+    assert code == 2
+    assert "the lock requires Python <3" in err
+
+
+def test_dependency_entry_missing_from_the_lock_is_a_gap(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    wheel = build_wheel(index_server.root, "alpha", "1.0")
+    entry = package(wheel, index_server) + 'dependencies = [{ name = "beta" }]\n'
+    lock = hand_lock(workdir, entry)
+
+    code, _, err = sync(capsys, lock, venv)
+
+    assert code == 2
+    assert "alpha 1.0 depends on beta, which the lock does not list" in err
+
+
+def test_dependency_missing_from_metadata_is_reported_as_sync_does(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    wheel = build_wheel(index_server.root, "alpha", "1.0", requires=["beta"])
+    lock = hand_lock(workdir, package(wheel, index_server))
+
+    code, _, err = sync(capsys, lock, venv)
+
+    assert code == 2
+    assert "missing from the requirements file" in err and "beta" in err
+
+
+def test_lint_reads_a_lock(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    lock = write(workdir / "pylock.toml", (FIXTURES / "pylock.uv.toml").read_text())
+
+    assert run(capsys, "lint", str(lock))[0] == 0
+    code, _, err = run(capsys, "lint", str(lock), "--group", "dev")
+    assert code == 2 and "declares no group 'dev'" in err
+
+
+def test_install_and_dry_run_read_a_lock(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    build_archives(index_server.root)
+    lock = tool_lock("pylock.uv.toml", index_server, workdir)
+    cache = str(venv.parent / "cache")
+
+    code, out, _ = run(
+        capsys, "sync", str(lock), "--venv", str(venv), "--dry-run", "--format", "json"
+    )
+    assert code == 0
+    urls = {a["name"]: a["url"] for a in json.loads(out)["actions"]}
+    assert urls["beta"] == index_server.file_url("beta-1.0-py3-none-any.whl")
+    assert installed(venv) == {}
+
+    code, out, err = run(
+        capsys, "install", "-r", str(lock), "--venv", str(venv), "--cache-dir", cache
+    )
+    assert code == 0, out + err
+    assert installed(venv) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}
+
+
+def test_file_not_named_as_pep_751_says_is_a_requirements_file(
+    capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    lock = write(workdir / "lock.toml", (FIXTURES / "pylock.uv.toml").read_text())
+
+    code, _, err = run(capsys, "lint", str(lock))
+
+    assert code == 2 and "lock.toml:1" in err
