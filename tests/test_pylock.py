@@ -348,3 +348,103 @@ def test_file_not_named_as_pep_751_says_is_a_requirements_file(
     code, _, err = run(capsys, "lint", str(lock))
 
     assert code == 2 and "lock.toml:1" in err
+
+
+def test_wheel_is_chosen_by_the_targets_tags_and_paths_are_relative_to_the_lock(
+    capsys: pytest.CaptureFixture[str], venv: Path, workdir: Path
+) -> None:
+    files = workdir / "files"
+    universal = build_wheel(files, "multi", "1.0")
+    foreign = build_wheel(files, "multi", "1.0", tag="cp27-cp27m-win32", files={})
+    entries = ", ".join(
+        f'{{ path = "files/{w.name}", hashes = {{ sha256 = "{sha256_of(w)}" }} }}'
+        for w in (foreign, universal)
+    )
+    lock = hand_lock(
+        workdir, f'[[packages]]\nname = "multi"\nversion = "1.0"\nwheels = [{entries}]\n'
+    )
+
+    code, out, err = sync(capsys, lock, venv)
+
+    assert code == 0, out + err
+    assert imports(venv, "multi") == "1.0"
+    provenance = json.loads(
+        (site_packages(venv) / "multi-1.0.dist-info" / "pip_hashsync.json").read_text()
+    )
+    assert provenance["sha256"] == sha256_of(universal)
+
+
+def test_archive_package_is_a_hashed_direct_url(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    wheel = build_wheel(index_server.root, "direct", "3.0")
+    archive = f"archive = {wheel_entry(wheel, index_server)}\n"
+    lock = hand_lock(workdir, f'[[packages]]\nname = "direct"\nversion = "3.0"\n{archive}')
+
+    code, out, err = sync(capsys, lock, venv)
+
+    assert code == 0, out + err
+    assert imports(venv, "direct") == "3.0"
+    direct_url = site_packages(venv) / "direct-3.0.dist-info" / "direct_url.json"
+    assert json.loads(direct_url.read_text())["url"] == index_server.file_url(wheel.name)
+
+
+def test_directory_outside_hash_mode_only(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    venv: Path,
+    index_server: IndexServer,
+    workdir: Path,
+) -> None:
+    sdist = build_sdist(tmp_path / "sdists", "local", "0.5")
+    subprocess.run(["tar", "-xzf", str(sdist), "-C", str(workdir)], check=True)
+    folder = '[[packages]]\nname = "local"\ndirectory = { path = "local-0.5" }\n'
+    lock = hand_lock(workdir, folder)
+
+    code, out, err = sync(capsys, lock, venv)
+    assert code == 0, out + err
+    assert imports(venv, "local") == "0.5"
+
+    hashed = package(build_wheel(index_server.root, "base", "1.0"), index_server)
+    lock = hand_lock(workdir, folder, hashed)
+    code, _, err = sync(capsys, lock, make_venv(tmp_path / "other"))
+    assert code == 2
+    assert "point to directories" in err and f"{lock}:5" in err
+
+
+def test_lock_for_other_environments_or_pythons_is_refused(
+    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+) -> None:
+    wheel = build_wheel(index_server.root, "base", "1.0")
+    lock = hand_lock(
+        workdir, package(wheel, index_server), head="environments = [\"sys_platform == 'win32'\"]"
+    )
+    code, _, err = sync(capsys, lock, venv)
+    assert code == 2
+    assert 'none of the lock\'s environments (sys_platform == "win32")' in err
+
+    lock = hand_lock(workdir, package(wheel, index_server) + 'requires-python = "<3"\n')
+    code, _, err = sync(capsys, lock, venv)
+    assert code == 2
+    assert "base==1.0: no file of a matching version suits the target" in err
+    assert "requires Python <3" in err
+
+
+def test_hashes_does_not_rewrite_a_lock(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    lock = write(workdir / "pylock.toml", (FIXTURES / "pylock.uv.toml").read_text())
+    before = lock.read_bytes()
+
+    code, _, err = run(capsys, "hashes", str(lock), "--isolated")
+
+    assert code == 2 and "is a PEP 751 lock" in err
+    assert lock.read_bytes() == before
+
+
+def test_extra_without_a_lock_is_bad_input(
+    capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    requirements = write(workdir / "requirements.txt", "alpha==1.0\n")
+
+    code, _, err = run(capsys, "lint", str(requirements), "--extra", "speed")
+
+    assert code == 2 and "--extra and --group select from a pylock.toml" in err

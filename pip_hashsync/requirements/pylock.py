@@ -74,7 +74,8 @@ class LockedFile:
 
     filename: str
     url: str
-    hashes: Mapping[str, str]
+    #: (algorithm, hex digest) pairs: a tuple keeps the line hashable.
+    hashes: tuple[tuple[str, str], ...]
     requires_python: str | None = None
 
 
@@ -233,7 +234,7 @@ def _requirement(
     python = str(package.requires_python) if package.requires_python else None
     archives = [*(package.wheels or ()), *([package.sdist] if package.sdist else ())]
     files = tuple(
-        LockedFile(a.filename, _location(a.url, a.path, folder), dict(a.hashes), python)
+        LockedFile(a.filename, _location(a.url, a.path, folder), tuple(a.hashes.items()), python)
         for a in archives
     )
     version = package.version or _version_of(files[0].filename)

@@ -98,7 +98,8 @@ def decide_mode(
     if require_at:
         return HashMode(True, f"--require-hashes {_where(require_at)}"), []
     if first_hashed:
-        return HashMode(True, f"--hash at {first_hashed.source}"), []
+        given = "hashes of a lock" if is_lock_file(first_hashed.source.path) else "--hash"
+        return HashMode(True, f"{given} at {first_hashed.source}"), []
     return HashMode(False), []
 
 

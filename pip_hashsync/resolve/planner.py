@@ -691,7 +691,7 @@ def _locked_links(lines: Sequence[Requirement], applies: Applies) -> dict[str, l
                     file.filename,
                     file.url,
                     origin,
-                    file.hashes,
+                    dict(file.hashes),
                     project=line.key,
                     requires_python=file.requires_python,
                 )
