@@ -448,3 +448,19 @@ def test_extra_without_a_lock_is_bad_input(
     code, _, err = run(capsys, "lint", str(requirements), "--extra", "speed")
 
     assert code == 2 and "--extra and --group select from a pylock.toml" in err
+
+
+def test_newer_minor_lock_version_is_read_with_a_warning(
+    capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    text = (FIXTURES / "pylock.uv.toml").read_text().replace('"1.0"\ncreated', '"1.1"\ncreated')
+    lock = write(workdir / "pylock.toml", text)
+    dependency = 'dependencies = [{ name = "beta", version = "not a version" }]\n'
+    lock.write_text(text.replace('name = "alpha"\n', f'name = "alpha"\n{dependency}'))
+
+    code, _, err = run(capsys, "lint", str(lock))
+
+    assert code == 2
+    assert "WARNING: " in err and "lock-version 1.1 is newer than 1.0" in err
+    assert "pylock minor version" not in err
+    assert "alpha 1.0 depends on beta not a version, which the lock does not list" in err

@@ -15,6 +15,7 @@ is known (:class:`LockScope`). Parsing and validation are ``packaging.pylock``'s
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -34,7 +35,7 @@ from packaging.pylock import (
 )
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import Problem, Source
 from pip_hashsync.requirements.hashes import Digest, InvalidDigest, check_hex
@@ -45,6 +46,12 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - the standard library has it from 3.11
     import tomli as tomllib
+
+#: packaging logs a lock-version it does not know to the root's last resort (a bare line on
+#: stderr); the reader says it as a warning of its own instead.
+logging.getLogger(Pylock.__module__).addHandler(logging.NullHandler())
+#: The newest lock-version whose keys this reader knows (PEP 751).
+KNOWN_VERSION = Version("1.0")
 
 
 class LockMarker(Marker):
@@ -60,10 +67,10 @@ class LockMarker(Marker):
         self._groups = groups
 
     def evaluate(
-        self,
-        environment: Mapping[str, Any] | None = None,
-        context: Any = "lock_file",
+        self, environment: Mapping[str, Any] | None = None, context: str = "lock_file"
     ) -> bool:
+        """The marker's value; ``context`` is ignored: a lock's marker is always read in
+        the lock-file context."""
         chosen = {"extras": self._extras, "dependency_groups": self._groups}
         return super().evaluate({**(environment or {}), **chosen}, context="lock_file")
 
@@ -135,6 +142,11 @@ def read_lock(
     if chosen is None:
         return
     extras, groups = chosen
+    if lock.lock_version > KNOWN_VERSION:
+        result.warnings.append(
+            f"{path}: lock-version {lock.lock_version} is newer than {KNOWN_VERSION}, the newest "
+            "this pip-hashsync knows; keys it does not know are ignored"
+        )
     result.lock_scopes.append(
         LockScope(Source(path, 1), lock.requires_python, tuple(lock.environments or ()))
     )
@@ -264,6 +276,14 @@ def _direct_url(
     return f"{direct.type}+{where}@{direct.commit_id}{subdirectory}", Kind.VCS
 
 
+def _version(text: object) -> Version | None:
+    """A ``dependencies`` entry's version; None (matching no package's) when invalid."""
+    try:
+        return Version(str(text))
+    except InvalidVersion:
+        return None
+
+
 def _version_of(filename: str) -> Version:
     if filename.endswith(".whl"):
         return parse_wheel_filename(filename)[1]
@@ -279,10 +299,11 @@ def _dependency_gaps(lock: Pylock, path: str, lines: Sequence[int]) -> list[Prob
     problems = []
     for package, line in zip(lock.packages, lines, strict=True):
         for entry in package.dependencies or ():
-            name = canonicalize_name(str(entry.get("name", "")))
+            if not isinstance(entry.get("name"), str):
+                continue  # identified by other keys: the metadata check still covers it
+            name = canonicalize_name(entry["name"])
             wanted = entry.get("version")
-            listed = versions.get(name)
-            if listed is not None and (wanted is None or Version(str(wanted)) in listed):
+            if name in versions and (wanted is None or _version(wanted) in versions[name]):
                 continue
             parent = f"{package.name} {package.version}" if package.version else package.name
             what = f"{name} {wanted}" if wanted else name
