@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,17 +43,31 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def sync(
-    capsys: pytest.CaptureFixture[str], lock: Path, venv: Path, *args: str
-) -> tuple[int, str, str]:
-    cache = venv.parent / "cache"
-    return run(capsys, "sync", str(lock), "--venv", str(venv), "--cache-dir", str(cache), *args)
+Run = Callable[..., tuple[int, str, str]]
 
 
-def tool_lock(name: str, index: IndexServer, workdir: Path) -> Path:
-    """A fixture lock written by a tool, pointing at ``index``, as ``pylock.toml``."""
-    text = (FIXTURES / name).read_text().replace(PLACEHOLDER, index.url)
-    return write(workdir / "pylock.toml", text)
+@pytest.fixture
+def sync(capsys: pytest.CaptureFixture[str], venv: Path) -> Run:
+    """``sync(lock, *args, target=venv)`` in-process -> (exit code, out, err)."""
+
+    def sync_lock(lock: Path, *args: str, target: Path = venv) -> tuple[int, str, str]:
+        cache = str(target.parent / "cache")
+        return run(capsys, "sync", str(lock), "--venv", str(target), "--cache-dir", cache, *args)
+
+    return sync_lock
+
+
+@pytest.fixture
+def tool_lock(index_server: IndexServer, workdir: Path) -> Callable[[str], Path]:
+    """Serves the archives the tool-made locks name; writes the named one as
+    ``pylock.toml``, pointing at this index."""
+    build_archives(index_server.root)
+
+    def write_lock(name: str) -> Path:
+        text = (FIXTURES / name).read_text().replace(PLACEHOLDER, index_server.url)
+        return write(workdir / "pylock.toml", text)
+
+    return write_lock
 
 
 def installed(venv: Path) -> dict[str, str]:
@@ -89,16 +104,11 @@ def hand_lock(workdir: Path, *packages: str, head: str = "") -> Path:
 
 @pytest.mark.parametrize("fixture", ["pylock.pip.toml", "pylock.uv.toml"])
 def test_tool_written_lock_syncs_from_the_locks_urls(
-    fixture: str,
-    capsys: pytest.CaptureFixture[str],
-    venv: Path,
-    index_server: IndexServer,
-    workdir: Path,
+    sync: Run, fixture: str, venv: Path, index_server: IndexServer, tool_lock: Callable[[str], Path]
 ) -> None:
-    build_archives(index_server.root)
-    lock = tool_lock(fixture, index_server, workdir)
+    lock = tool_lock(fixture)
 
-    code, out, err = sync(capsys, lock, venv)
+    code, out, err = sync(lock)
 
     assert code == 0, out + err
     assert installed(venv) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}
@@ -112,24 +122,19 @@ def test_tool_written_lock_syncs_from_the_locks_urls(
 
     # Synced: the no-op path answers without the network, and --check sees no drift.
     requests = len(index_server.requests)
-    assert sync(capsys, lock, venv)[0] == 0
-    assert sync(capsys, lock, venv, "--check")[0] == 0
+    assert sync(lock)[0] == 0
+    assert sync(lock, "--check")[0] == 0
     assert len(index_server.requests) == requests
     assert (venv / RECEIPT_FILE).exists()
 
 
 def test_env_equals_what_uv_pip_sync_installs(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    venv: Path,
-    index_server: IndexServer,
-    workdir: Path,
+    sync: Run, tmp_path: Path, venv: Path, workdir: Path, tool_lock: Callable[[str], Path]
 ) -> None:
     uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:
         pytest.skip("uv is not installed (it is in the test extra)")
-    build_archives(index_server.root)
-    lock = tool_lock("pylock.uv.toml", index_server, workdir)
+    lock = tool_lock("pylock.uv.toml")
     by_uv = make_venv(tmp_path / "by-uv")
     subprocess.run(
         [uv, "pip", "sync", "--no-config", "--python", str(by_uv / "bin" / "python"), str(lock)],
@@ -138,7 +143,7 @@ def test_env_equals_what_uv_pip_sync_installs(
         cwd=workdir,
     )
 
-    code, out, err = sync(capsys, lock, venv)
+    code, out, err = sync(lock)
 
     assert code == 0, out + err
     assert installed(venv) == installed(by_uv) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}
@@ -148,46 +153,34 @@ def test_env_equals_what_uv_pip_sync_installs(
         assert ours == theirs
 
 
-def test_changed_hash_in_lock_is_exit_3_and_nothing_changes(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+@pytest.mark.parametrize("spoiled", ["hash in the lock", "bytes served"])
+def test_gamma_not_as_locked_is_exit_3_and_nothing_changes(
+    sync: Run, spoiled: str, venv: Path, index_server: IndexServer, tool_lock: Callable[[str], Path]
 ) -> None:
-    build_archives(index_server.root)
-    lock = tool_lock("pylock.uv.toml", index_server, workdir)
-    genuine = sha256_of(index_server.root / "gamma-1.0-py3-none-any.whl")
-    lock.write_text(lock.read_text().replace(genuine, "0" * 64))
+    lock = tool_lock("pylock.uv.toml")
+    gamma = "gamma-1.0-py3-none-any.whl"
+    if spoiled == "hash in the lock":
+        lock.write_text(lock.read_text().replace(sha256_of(index_server.root / gamma), "0" * 64))
+    else:
+        index_server.tampered[gamma] = b"not the locked bytes"
     before = snapshot(venv)
 
-    code, out, err = sync(capsys, lock, venv)
+    code, out, err = sync(lock)
 
     assert code == 3, out + err
-    assert "gamma" in err
-    assert snapshot(venv) == before
-
-
-def test_tampered_download_is_exit_3(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
-) -> None:
-    build_archives(index_server.root)
-    lock = tool_lock("pylock.pip.toml", index_server, workdir)
-    index_server.tampered["gamma-1.0-py3-none-any.whl"] = b"not the locked bytes"
-    before = snapshot(venv)
-
-    code, out, err = sync(capsys, lock, venv)
-
-    assert code == 3, out + err
+    assert gamma in err
     assert snapshot(venv) == before
 
 
 def test_drift_is_reported_by_check(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+    sync: Run, venv: Path, tool_lock: Callable[[str], Path]
 ) -> None:
-    build_archives(index_server.root)
-    lock = tool_lock("pylock.pip.toml", index_server, workdir)
-    assert sync(capsys, lock, venv)[0] == 0
+    lock = tool_lock("pylock.pip.toml")
+    assert sync(lock)[0] == 0
     gamma = lock.read_text().split("[[packages]]")
     lock.write_text("[[packages]]".join(p for p in gamma if 'name = "gamma"' not in p))
 
-    code, out, _ = sync(capsys, lock, venv, "--check")
+    code, out, _ = sync(lock, "--check")
 
     assert code == 1
     assert "gamma" in out
@@ -198,10 +191,7 @@ def test_drift_is_reported_by_check(
 
 
 def test_markers_extras_and_groups_select_packages(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    index_server: IndexServer,
-    workdir: Path,
+    sync: Run, tmp_path: Path, index_server: IndexServer, workdir: Path
 ) -> None:
     root = index_server.root
     lock = hand_lock(
@@ -221,93 +211,91 @@ def test_markers_extras_and_groups_select_packages(
     )
 
     plain = make_venv(tmp_path / "plain")
-    assert sync(capsys, lock, plain)[0] == 0
+    assert sync(lock, target=plain)[0] == 0
     assert sorted(installed(plain)) == ["base", "tests"]
 
     chosen = make_venv(tmp_path / "chosen")
-    code, out, err = sync(capsys, lock, chosen, "--extra", "speed", "--group", "docs")
+    code, out, err = sync(lock, "--extra", "speed", "--group", "docs", target=chosen)
     assert code == 0, out + err
     assert sorted(installed(chosen)) == ["base", "docs", "fast"]
 
-    code, _, err = sync(capsys, lock, chosen, "--extra", "turbo")
+    code, _, err = sync(lock, "--extra", "turbo", target=chosen)
     assert code == 2
     assert "declares no extra 'turbo'" in err
 
 
 def test_sdist_only_package_is_built_from_the_lock(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+    sync: Run, venv: Path, index_server: IndexServer, workdir: Path
 ) -> None:
     sdist = build_sdist(index_server.root, "delta", "2.0")
     lock = hand_lock(workdir, package(sdist, index_server))
 
-    code, out, err = sync(capsys, lock, venv)
+    code, out, err = sync(lock)
 
     assert code == 0, out + err
     assert imports(venv, "delta") == "2.0"
 
 
 def test_package_without_a_strong_hash_is_refused(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+    sync: Run, index_server: IndexServer, workdir: Path
 ) -> None:
     wheel = build_wheel(index_server.root, "weak", "1.0")
     entry = f'{{ url = "{index_server.file_url(wheel.name)}", hashes = {{ md5 = "{"0" * 32}" }} }}'
     lock = hand_lock(workdir, f'[[packages]]\nname = "weak"\nversion = "1.0"\nwheels = [{entry}]\n')
 
-    code, _, err = sync(capsys, lock, venv)
+    code, _, err = sync(lock)
 
     assert code == 2
     assert f"{lock}:5: weak==1.0" in err
     assert index_server.requests == []
 
 
-def test_unknown_lock_version_is_refused(
-    capsys: pytest.CaptureFixture[str], venv: Path, workdir: Path
-) -> None:
+def test_unknown_lock_version_is_refused(sync: Run, workdir: Path) -> None:
     lock = write(
         workdir / "pylock.toml", 'lock-version = "2.0"\ncreated-by = "future"\npackages = []\n'
     )
 
-    code, _, err = sync(capsys, lock, venv)
+    code, _, err = sync(lock)
 
     assert code == 2
     assert "pylock version 2.0 is not supported" in err and str(lock) in err
 
 
-def test_lock_for_another_python_is_refused(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+@pytest.mark.parametrize(
+    ("requires", "head", "tail", "expected"),
+    [
+        ((), 'requires-python = "<3"', "", "the lock requires Python <3"),
+        (
+            (),
+            "environments = [\"sys_platform == 'win32'\"]",
+            "",
+            'the target is none of the lock\'s environments (sys_platform == "win32")',
+        ),
+        ((), "", 'requires-python = "<3"\n', "no file of a matching version suits the target"),
+        ((), "", 'dependencies = [{ name = "beta" }]\n', "base 1.0 depends on beta, which the"),
+        (("beta",), "", "", "These dependencies are missing from the requirements file"),
+    ],
+    ids=["requires-python", "environments", "package-requires-python", "entry", "metadata"],
+)
+def test_lock_that_cannot_serve_the_target_is_exit_2(
+    sync: Run,
+    requires: tuple[str, ...],
+    head: str,
+    tail: str,
+    expected: str,
+    venv: Path,
+    index_server: IndexServer,
+    workdir: Path,
 ) -> None:
-    wheel = build_wheel(index_server.root, "base", "1.0")
-    lock = hand_lock(workdir, package(wheel, index_server), head='requires-python = "<3"')
+    wheel = build_wheel(index_server.root, "base", "1.0", requires=requires)
+    lock = hand_lock(workdir, package(wheel, index_server) + tail, head=head)
+    before = snapshot(venv)
 
-    code, _, err = sync(capsys, lock, venv)
+    code, _, err = sync(lock)
 
     assert code == 2
-    assert "the lock requires Python <3" in err
-
-
-def test_dependency_entry_missing_from_the_lock_is_a_gap(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
-) -> None:
-    wheel = build_wheel(index_server.root, "alpha", "1.0")
-    entry = package(wheel, index_server) + 'dependencies = [{ name = "beta" }]\n'
-    lock = hand_lock(workdir, entry)
-
-    code, _, err = sync(capsys, lock, venv)
-
-    assert code == 2
-    assert "alpha 1.0 depends on beta, which the lock does not list" in err
-
-
-def test_dependency_missing_from_metadata_is_reported_as_sync_does(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
-) -> None:
-    wheel = build_wheel(index_server.root, "alpha", "1.0", requires=["beta"])
-    lock = hand_lock(workdir, package(wheel, index_server))
-
-    code, _, err = sync(capsys, lock, venv)
-
-    assert code == 2
-    assert "missing from the requirements file" in err and "beta" in err
+    assert expected in err
+    assert snapshot(venv) == before
 
 
 def test_lint_reads_a_lock(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
@@ -319,10 +307,12 @@ def test_lint_reads_a_lock(capsys: pytest.CaptureFixture[str], workdir: Path) ->
 
 
 def test_install_and_dry_run_read_a_lock(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+    capsys: pytest.CaptureFixture[str],
+    venv: Path,
+    index_server: IndexServer,
+    tool_lock: Callable[[str], Path],
 ) -> None:
-    build_archives(index_server.root)
-    lock = tool_lock("pylock.uv.toml", index_server, workdir)
+    lock = tool_lock("pylock.uv.toml")
     cache = str(venv.parent / "cache")
 
     code, out, _ = run(
@@ -351,7 +341,7 @@ def test_file_not_named_as_pep_751_says_is_a_requirements_file(
 
 
 def test_wheel_is_chosen_by_the_targets_tags_and_paths_are_relative_to_the_lock(
-    capsys: pytest.CaptureFixture[str], venv: Path, workdir: Path
+    sync: Run, venv: Path, workdir: Path
 ) -> None:
     files = workdir / "files"
     universal = build_wheel(files, "multi", "1.0")
@@ -364,7 +354,7 @@ def test_wheel_is_chosen_by_the_targets_tags_and_paths_are_relative_to_the_lock(
         workdir, f'[[packages]]\nname = "multi"\nversion = "1.0"\nwheels = [{entries}]\n'
     )
 
-    code, out, err = sync(capsys, lock, venv)
+    code, out, err = sync(lock)
 
     assert code == 0, out + err
     assert imports(venv, "multi") == "1.0"
@@ -375,13 +365,13 @@ def test_wheel_is_chosen_by_the_targets_tags_and_paths_are_relative_to_the_lock(
 
 
 def test_archive_package_is_a_hashed_direct_url(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
+    sync: Run, venv: Path, index_server: IndexServer, workdir: Path
 ) -> None:
     wheel = build_wheel(index_server.root, "direct", "3.0")
     archive = f"archive = {wheel_entry(wheel, index_server)}\n"
     lock = hand_lock(workdir, f'[[packages]]\nname = "direct"\nversion = "3.0"\n{archive}')
 
-    code, out, err = sync(capsys, lock, venv)
+    code, out, err = sync(lock)
 
     assert code == 0, out + err
     assert imports(venv, "direct") == "3.0"
@@ -390,44 +380,22 @@ def test_archive_package_is_a_hashed_direct_url(
 
 
 def test_directory_outside_hash_mode_only(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    venv: Path,
-    index_server: IndexServer,
-    workdir: Path,
+    sync: Run, tmp_path: Path, venv: Path, index_server: IndexServer, workdir: Path
 ) -> None:
     sdist = build_sdist(tmp_path / "sdists", "local", "0.5")
     subprocess.run(["tar", "-xzf", str(sdist), "-C", str(workdir)], check=True)
     folder = '[[packages]]\nname = "local"\ndirectory = { path = "local-0.5" }\n'
     lock = hand_lock(workdir, folder)
 
-    code, out, err = sync(capsys, lock, venv)
+    code, out, err = sync(lock)
     assert code == 0, out + err
     assert imports(venv, "local") == "0.5"
 
     hashed = package(build_wheel(index_server.root, "base", "1.0"), index_server)
     lock = hand_lock(workdir, folder, hashed)
-    code, _, err = sync(capsys, lock, make_venv(tmp_path / "other"))
+    code, _, err = sync(lock, target=make_venv(tmp_path / "other"))
     assert code == 2
     assert "point to directories" in err and f"{lock}:5" in err
-
-
-def test_lock_for_other_environments_or_pythons_is_refused(
-    capsys: pytest.CaptureFixture[str], venv: Path, index_server: IndexServer, workdir: Path
-) -> None:
-    wheel = build_wheel(index_server.root, "base", "1.0")
-    lock = hand_lock(
-        workdir, package(wheel, index_server), head="environments = [\"sys_platform == 'win32'\"]"
-    )
-    code, _, err = sync(capsys, lock, venv)
-    assert code == 2
-    assert 'none of the lock\'s environments (sys_platform == "win32")' in err
-
-    lock = hand_lock(workdir, package(wheel, index_server) + 'requires-python = "<3"\n')
-    code, _, err = sync(capsys, lock, venv)
-    assert code == 2
-    assert "base==1.0: no file of a matching version suits the target" in err
-    assert "requires Python <3" in err
 
 
 def test_hashes_does_not_rewrite_a_lock(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
