@@ -126,6 +126,11 @@ def test_tool_written_lock_syncs_from_the_locks_urls(
     assert sync(lock, "--check")[0] == 0
     assert len(index_server.requests) == requests
     assert (venv / RECEIPT_FILE).exists()
+    # A warm sync into another venv takes every archive from the cache.
+    other = make_venv(venv.parent / "other")
+    assert sync(lock, target=other)[0] == 0
+    assert installed(other) == installed(venv)
+    assert len(index_server.requests) == requests
 
 
 def test_env_equals_what_uv_pip_sync_installs(
