@@ -50,7 +50,7 @@ Run = Callable[..., tuple[int, str, str]]
 def sync(capsys: pytest.CaptureFixture[str], venv: Path) -> Run:
     """``sync(lock, *args, target=venv)`` in-process -> (exit code, out, err)."""
 
-    def sync_lock(lock: Path, *args: str, target: Path = venv) -> tuple[int, str, str]:
+    def sync_lock(lock: Path | str, *args: str, target: Path = venv) -> tuple[int, str, str]:
         cache = str(target.parent / "cache")
         return run(capsys, "sync", str(lock), "--venv", str(target), "--cache-dir", cache, *args)
 
@@ -437,3 +437,14 @@ def test_newer_minor_lock_version_is_read_with_a_warning(
     assert "WARNING: " in err and "lock-version 1.1 is newer than 1.0" in err
     assert "pylock minor version" not in err
     assert "alpha 1.0 depends on beta not a version, which the lock does not list" in err
+
+
+def test_lock_given_by_url(
+    sync: Run, venv: Path, index_server: IndexServer, tool_lock: Callable[[str], Path]
+) -> None:
+    index_server.documents["/locks/pylock.toml"] = tool_lock("pylock.uv.toml").read_bytes()
+
+    code, out, err = sync(f"{index_server.url}/locks/pylock.toml")
+
+    assert code == 0, out + err
+    assert installed(venv) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}

@@ -13,6 +13,9 @@ requirement line are warned about instead of ignored quietly (EC70).
 
 Relative paths inside requirement lines are taken relative to the current directory, as
 pip does; ``-r``/``-c`` files and existing ``-f`` folders relative to the including file.
+
+A file named as PEP 751 names lock files (``pylock.toml``, ``pylock.<name>.toml``) is read by
+:mod:`~pip_hashsync.requirements.pylock` into the same lines instead.
 """
 
 from __future__ import annotations
