@@ -241,17 +241,18 @@ def test_sdist_only_package_is_built_from_the_lock(
     assert imports(venv, "delta") == "2.0"
 
 
+@pytest.mark.parametrize("hashes", ['md5 = "' + "0" * 32 + '"', 'blake2b = "00"'])
 def test_package_without_a_strong_hash_is_refused(
-    sync: Run, index_server: IndexServer, workdir: Path
+    sync: Run, hashes: str, index_server: IndexServer, workdir: Path
 ) -> None:
     wheel = build_wheel(index_server.root, "weak", "1.0")
-    entry = f'{{ url = "{index_server.file_url(wheel.name)}", hashes = {{ md5 = "{"0" * 32}" }} }}'
+    entry = f'{{ url = "{index_server.file_url(wheel.name)}", hashes = {{ {hashes} }} }}'
     lock = hand_lock(workdir, f'[[packages]]\nname = "weak"\nversion = "1.0"\nwheels = [{entry}]\n')
 
     code, _, err = sync(lock)
 
     assert code == 2
-    assert f"{lock}:5: weak==1.0" in err
+    assert f"{lock}:5: weak==1.0 has no " in err and "lock it again" in err
     assert index_server.requests == []
 
 

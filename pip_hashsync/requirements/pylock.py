@@ -28,7 +28,9 @@ from packaging.pylock import (
     Package,
     PackageArchive,
     PackageDirectory,
+    PackageSdist,
     PackageVcs,
+    PackageWheel,
     Pylock,
     PylockUnsupportedVersionError,
     PylockValidationError,
@@ -38,7 +40,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import Problem, Source
-from pip_hashsync.requirements.hashes import Digest, InvalidDigest, check_hex
+from pip_hashsync.requirements.hashes import HEX_LENGTHS, Digest, InvalidDigest, check_hex
 from pip_hashsync.requirements.reader import Kind, LockSelection, Requirement, RequirementSet
 from pip_hashsync.urls import path_to_url
 
@@ -81,8 +83,7 @@ class LockedFile:
 
     filename: str
     url: str
-    #: (algorithm, hex digest) pairs: a tuple keeps the line hashable.
-    hashes: tuple[tuple[str, str], ...]
+    digests: tuple[Digest, ...]
     requires_python: str | None = None
 
 
@@ -159,6 +160,15 @@ def read_lock(
         except (InvalidDigest, ValueError) as exc:
             result.problems.append(Problem("syntax", f"{package.name}: {exc}", source))
             continue
+        # Every file but directories and checkouts carries hashes.
+        hashed = [*_distributions(package), *([package.archive] if package.archive else [])]
+        if hashed and not requirement.hashes:
+            algorithms = ", ".join(sorted({name for a in hashed for name in a.hashes}))
+            message = (
+                f"{requirement.text} has no hash this tool can check (only {algorithms}); lock "
+                "it again with a tool that writes sha256"
+            )
+            result.problems.append(Problem("missing-hash", message, source, package.name))
         (result.constraints if constraint else result.requirements).append(requirement)
     result.problems.extend(_dependency_gaps(lock, path, lines))
 
@@ -207,7 +217,13 @@ def _package_lines(text: str, names: Sequence[str]) -> list[int]:
 
 
 def _digests(hashes: Mapping[str, str]) -> list[Digest]:
-    return [Digest(name, check_hex(name, value)) for name, value in sorted(hashes.items())]
+    """The digests of algorithms this tool can check; others (a lock may name any of
+    hashlib's) are left out, so a file with no other is refused as unhashed."""
+    return [
+        Digest(name, check_hex(name, value))
+        for name, value in sorted(hashes.items())
+        if name in HEX_LENGTHS
+    ]
 
 
 def _location(url: str | None, path: str | None, folder: str) -> str:
@@ -244,13 +260,12 @@ def _requirement(
             **common,
         )
     python = str(package.requires_python) if package.requires_python else None
-    archives = [*(package.wheels or ()), *([package.sdist] if package.sdist else ())]
     files = tuple(
-        LockedFile(a.filename, _location(a.url, a.path, folder), tuple(a.hashes.items()), python)
-        for a in archives
+        LockedFile(a.filename, _location(a.url, a.path, folder), tuple(_digests(a.hashes)), python)
+        for a in _distributions(package)
     )
     version = package.version or _version_of(files[0].filename)
-    digests = {d: None for a in archives for d in _digests(a.hashes)}
+    digests = {d: None for file in files for d in file.digests}
     return Requirement(
         text=f"{package.name}=={version}",
         specifier=SpecifierSet(f"=={version}"),
@@ -261,6 +276,11 @@ def _requirement(
         locked_files=files,
         **common,
     )
+
+
+def _distributions(package: Package) -> list[PackageWheel | PackageSdist]:
+    """A package's wheels, then its sdist."""
+    return [*(package.wheels or ()), *([package.sdist] if package.sdist else [])]
 
 
 def _direct_url(

@@ -691,7 +691,7 @@ def _locked_links(lines: Sequence[Requirement], applies: Applies) -> dict[str, l
                     file.filename,
                     file.url,
                     origin,
-                    dict(file.hashes),
+                    {d.algorithm: d.value for d in file.digests},
                     project=line.key,
                     requires_python=file.requires_python,
                 )
