@@ -160,17 +160,23 @@ def read_lock(
         except (InvalidDigest, ValueError) as exc:
             result.problems.append(Problem("syntax", f"{package.name}: {exc}", source))
             continue
-        # Every file but directories and checkouts carries hashes.
-        hashed = [*_distributions(package), *([package.archive] if package.archive else [])]
-        if hashed and not requirement.hashes:
-            algorithms = ", ".join(sorted({name for a in hashed for name in a.hashes}))
-            message = (
-                f"{requirement.text} has no hash this tool can check (only {algorithms}); lock "
-                "it again with a tool that writes sha256"
-            )
-            result.problems.append(Problem("missing-hash", message, source, package.name))
+        result.problems.extend(_uncheckable(package, requirement))
         (result.constraints if constraint else result.requirements).append(requirement)
     result.problems.extend(_dependency_gaps(lock, path, lines))
+
+
+def _uncheckable(package: Package, requirement: Requirement) -> list[Problem]:
+    """A package whose files carry hashes, none of an algorithm this tool can check: its
+    line has no hash, so no other rule would stop it (a weak one is the rules' to refuse)."""
+    hashed = [*_distributions(package), *([package.archive] if package.archive else [])]
+    if not hashed or requirement.hashes:
+        return []
+    algorithms = ", ".join(sorted({name for a in hashed for name in a.hashes}))
+    message = (
+        f"{requirement.text} has no hash this tool can check (only {algorithms}); lock it "
+        "again with a tool that writes sha256"
+    )
+    return [Problem("missing-hash", message, requirement.source, package.name)]
 
 
 def _selected(
