@@ -247,12 +247,15 @@ def test_package_without_a_strong_hash_is_refused(
 ) -> None:
     wheel = build_wheel(index_server.root, "weak", "1.0")
     entry = f'{{ url = "{index_server.file_url(wheel.name)}", hashes = {{ {hashes} }} }}'
-    lock = hand_lock(workdir, f'[[packages]]\nname = "weak"\nversion = "1.0"\nwheels = [{entry}]\n')
+    weak = f'[[packages]]\nname = "weak"\nversion = "1.0"\nwheels = [{entry}]\n'
+    hashed = package(build_wheel(index_server.root, "base", "1.0"), index_server)
+    lock = hand_lock(workdir, weak, hashed)
 
     code, _, err = sync(lock)
 
     assert code == 2
     assert f"{lock}:5: weak==1.0 has no " in err and "lock it again" in err
+    assert err.count("weak==1.0") == 1
     assert index_server.requests == []
 
 

@@ -124,8 +124,12 @@ def check(lines: RequirementSet, mode: HashMode, applies: Applies | None = None)
     problems: list[Problem] = []
     for constraint in constraints:
         problems.extend(_constraint_problems(constraint))
+    # A lock's package whose hashes the reader could not use is refused there already.
+    refused = {p.source for p in lines.problems if p.kind == "missing-hash"}
     for line in [*wanted, *constraints]:
-        problems.extend(_line_problems(line, mode, by_project.get(line.key or "", []), overlap))
+        if line.source not in refused:
+            project = by_project.get(line.key or "", [])
+            problems.extend(_line_problems(line, mode, project, overlap))
     if mode.enabled:
         problems.extend(
             Problem("stray-hash", "--hash on an option line does not apply to any requirement; "
