@@ -251,7 +251,7 @@ def test_package_without_a_strong_hash_is_refused(
     hashed = package(build_wheel(index_server.root, "base", "1.0"), index_server)
     lock = hand_lock(workdir, weak, hashed)
 
-    code, _, err = sync(lock)
+    code, _, err = sync(lock, "-i", index_server.index_url)  # never read for a lock
 
     assert code == 2
     assert f"{lock}:5: weak==1.0 has no " in err and "lock it again" in err

@@ -43,7 +43,7 @@ def lock_problems(lines: RequirementSet, environment: dict[str, str]) -> list[Pr
     """A lock file that is not for the target (its ``requires-python`` or
     ``environments``, PEP 751) is refused as a whole."""
     return [
-        Problem("lock", f"{scope.source.path}: {why}")
+        Problem("lock", why, scope.source)
         for scope in lines.lock_scopes
         if (why := scope.refusal(environment))
     ]

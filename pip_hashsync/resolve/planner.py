@@ -272,7 +272,11 @@ def _paste_missing_hashes(plan: SyncPlan, lines: RequirementSet, settings: Setti
     """Give each pinned line that lacks a hash the ``--hash`` lines of its version's files,
     read from the index pages (nothing is downloaded); when the index cannot be read, the
     problems stand as they are."""
-    pinned = {r.source: r for r in lines.all_lines() if r.pinned_version and r.key}
+    pinned = {
+        r.source: r
+        for r in lines.all_lines()
+        if r.pinned_version and r.key and not r.locked_files  # a lock names its own files
+    }
     missing = [
         (number, pinned[p.source])
         for number, p in enumerate(plan.problems)
@@ -685,12 +689,11 @@ def _locked_links(lines: Sequence[Requirement], applies: Applies) -> dict[str, l
         if not (line.key and line.locked_files and applies(line)):
             continue
         for file in line.locked_files:
-            origin = line.source.path
             try:
                 link = FileLink.of_archive(
                     file.filename,
                     file.url,
-                    origin,
+                    line.source.path,
                     {d.algorithm: d.value for d in file.digests},
                     project=line.key,
                     requires_python=file.requires_python,
