@@ -37,7 +37,7 @@ def venv(tmp_path: Path) -> Path:
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """The command in-process, with no index configured: files come from the lock."""
-    code = main([*argv, "--no-input"] if argv[0] != "lint" else list(argv))
+    code = main([*argv, "--no-input"] if argv[0] in ("sync", "install") else list(argv))
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
@@ -196,7 +196,11 @@ def test_drift_is_reported_by_check(
 
 
 def test_markers_extras_and_groups_select_packages(
-    sync: Run, tmp_path: Path, index_server: IndexServer, workdir: Path
+    sync: Run,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    index_server: IndexServer,
+    workdir: Path,
 ) -> None:
     root = index_server.root
     lock = hand_lock(
@@ -223,6 +227,10 @@ def test_markers_extras_and_groups_select_packages(
     code, out, err = sync(lock, "--extra", "speed", "--group", "docs", target=chosen)
     assert code == 0, out + err
     assert sorted(installed(chosen)) == ["base", "docs", "fast"]
+    verify = ["verify", "-r", str(lock), "--venv", str(chosen)]
+    assert run(capsys, *verify, "--extra", "speed", "--group", "docs")[0] == 0
+    code, out, _ = run(capsys, *verify)
+    assert code == 1 and "fast" in out and "docs" in out
 
     code, _, err = sync(lock, "--extra", "turbo", target=chosen)
     assert code == 2

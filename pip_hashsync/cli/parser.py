@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-r", "--requirement", action="append", default=[], metavar="FILE", dest="files",
         help="requirements file to check the installed set against (may be repeated)",
     )  # fmt: skip
+    _add_lock_options(verify)
     _add_target_options(
         verify,
         "verify",

@@ -60,7 +60,14 @@ def run_lint(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from pip_hashsync.commands.verify import verify
 
-    report = verify(args.files, python=args.python, venv=args.venv, keep=args.keep)
+    report = verify(
+        args.files,
+        python=args.python,
+        venv=args.venv,
+        keep=args.keep,
+        extras=args.extras,
+        groups=args.groups,
+    )
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     if args.format == "json":
