@@ -451,12 +451,18 @@ def test_newer_minor_lock_version_is_read_with_a_warning(
     assert "alpha 1.0 depends on beta not a version, which the lock does not list" in err
 
 
-def test_lock_given_by_url(
+def test_lock_given_by_url_reads_relative_paths_against_it(
     sync: Run, venv: Path, index_server: IndexServer, tool_lock: Callable[[str], Path]
 ) -> None:
-    index_server.documents["/locks/pylock.toml"] = tool_lock("pylock.uv.toml").read_bytes()
+    text = (
+        tool_lock("pylock.uv.toml")
+        .read_text()
+        .replace(f'url = "{index_server.url}/', 'path = "../')
+    )
+    index_server.documents["/locks/pylock.toml"] = text.encode()
 
     code, out, err = sync(f"{index_server.url}/locks/pylock.toml")
 
     assert code == 0, out + err
     assert installed(venv) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}
+    assert ("GET", "/files/gamma-1.0-py3-none-any.whl") in index_server.requests

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import sys
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,13 @@ from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import Problem, Source
 from pip_hashsync.requirements.hashes import HEX_LENGTHS, Digest, InvalidDigest, check_hex
-from pip_hashsync.requirements.reader import Kind, LockSelection, Requirement, RequirementSet
+from pip_hashsync.requirements.reader import (
+    Kind,
+    LockSelection,
+    Requirement,
+    RequirementSet,
+    is_url,
+)
 from pip_hashsync.urls import path_to_url
 
 if sys.version_info >= (3, 11):
@@ -152,11 +159,12 @@ def read_lock(
         LockScope(Source(path, 1), lock.requires_python, tuple(lock.environments or ()))
     )
     lines = _package_lines(text, [p.name for p in lock.packages])
-    folder = os.path.dirname(os.path.abspath(path))
+    # Relative ``path`` keys are read against the lock: its URL, or its folder.
+    base = path if is_url(path) else os.path.dirname(os.path.abspath(path))
     for package, line in zip(lock.packages, lines, strict=True):
         source = Source(path, line)
         try:
-            requirement = _requirement(package, source, folder, extras, groups)
+            requirement = _requirement(package, source, base, extras, groups)
         except (InvalidDigest, ValueError) as exc:
             result.problems.append(Problem("syntax", f"{package.name}: {exc}", source))
             continue
@@ -232,18 +240,21 @@ def _digests(hashes: Mapping[str, str]) -> list[Digest]:
     ]
 
 
-def _location(url: str | None, path: str | None, folder: str) -> str:
-    """A file's URL: the lock's ``url``, else its ``path`` (relative to the lock's folder)."""
+def _location(url: str | None, path: str | None, base: str) -> str:
+    """A file's URL: the lock's ``url``, else its ``path`` read against ``base`` (the lock's
+    URL, or its folder)."""
     if url:
         return url
     assert path is not None  # packaging's validation: a file has a url or a path
-    return path_to_url(os.path.normpath(os.path.join(folder, path)))
+    if is_url(base):
+        return urllib.parse.urljoin(base, path)
+    return path_to_url(os.path.normpath(os.path.join(base, path)))
 
 
 def _requirement(
     package: Package,
     source: Source,
-    folder: str,
+    base: str,
     extras: frozenset[str],
     groups: frozenset[str],
 ) -> Requirement:
@@ -251,7 +262,7 @@ def _requirement(
     common: dict[str, Any] = {"source": source, "name": package.name, "marker": marker}
     direct = package.archive or package.directory or package.vcs
     if direct is not None:
-        url, kind = _direct_url(direct, folder)
+        url, kind = _direct_url(direct, base)
         hashes = _digests(direct.hashes) if isinstance(direct, PackageArchive) else []
         editable = isinstance(direct, PackageDirectory) and bool(direct.editable)
         text = f"{'-e ' if editable else ''}{package.name} @ {url}"
@@ -267,7 +278,7 @@ def _requirement(
         )
     python = str(package.requires_python) if package.requires_python else None
     files = tuple(
-        LockedFile(a.filename, _location(a.url, a.path, folder), tuple(_digests(a.hashes)), python)
+        LockedFile(a.filename, _location(a.url, a.path, base), tuple(_digests(a.hashes)), python)
         for a in _distributions(package)
     )
     version = package.version or _version_of(files[0].filename)
@@ -290,15 +301,15 @@ def _distributions(package: Package) -> list[PackageWheel | PackageSdist]:
 
 
 def _direct_url(
-    direct: PackageArchive | PackageDirectory | PackageVcs, folder: str
+    direct: PackageArchive | PackageDirectory | PackageVcs, base: str
 ) -> tuple[str, Kind]:
     """The requirement-line URL of an ``archive``, ``directory`` or ``vcs`` entry."""
     subdirectory = f"#subdirectory={direct.subdirectory}" if direct.subdirectory else ""
     if isinstance(direct, PackageArchive):
-        return _location(direct.url, direct.path, folder) + subdirectory, Kind.ARCHIVE
+        return _location(direct.url, direct.path, base) + subdirectory, Kind.ARCHIVE
     if isinstance(direct, PackageDirectory):
-        return _location(None, direct.path, folder) + subdirectory, Kind.DIRECTORY
-    where = _location(direct.url, direct.path, folder)
+        return _location(None, direct.path, base) + subdirectory, Kind.DIRECTORY
+    where = _location(direct.url, direct.path, base)
     return f"{direct.type}+{where}@{direct.commit_id}{subdirectory}", Kind.VCS
 
 
