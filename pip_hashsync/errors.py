@@ -89,6 +89,7 @@ def unlaid(message: str) -> str:
 GROUP_HEADS: dict[str, str] = {
     "file": "These requirements files could not be read:",
     "syntax": "These lines are not valid requirements-file syntax:",
+    "lock": "These lock files are not for this target:",
     "options": "These options cannot be used together:",
     "vcs": "Can't verify hashes for these requirements because we don't have a way to hash "
     "version control repositories:",

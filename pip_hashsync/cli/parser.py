@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluated, so every line is checked. Exit 0 when valid, 2 with the problems.",
     )
     _add_file_arguments(lint)
+    _add_lock_options(lint)
     _add_hash_mode_options(lint)
     lint.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-checking mode every byte installed must match a --hash of the files.",
     )
     _add_file_arguments(sync)
+    _add_lock_options(sync)
     sync.add_argument(
         "--dry-run", action="store_true",
         help="print the plan (what would be installed, from which file, and why) and change "
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--constraint", action="append", default=[], metavar="FILE",
         help="constraints file (may be repeated)",
     )  # fmt: skip
+    _add_lock_options(install)
     install.add_argument("--no-deps", action="store_true", help="do not install dependencies")
     install.add_argument(
         "-U", "--upgrade", action="store_true", help="upgrade to the best allowed versions"
@@ -147,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-r", "--requirement", action="append", default=[], metavar="FILE", dest="files",
         help="requirements file to check the installed set against (may be repeated)",
     )  # fmt: skip
+    _add_lock_options(verify)
     _add_target_options(
         verify,
         "verify",
@@ -229,6 +233,19 @@ def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c", "--constraint", action="append", default=[], metavar="FILE",
         help="constraints file (may be repeated)",
+    )  # fmt: skip
+
+
+def _add_lock_options(parser: argparse.ArgumentParser) -> None:
+    """What to install from a pylock.toml (PEP 751), spelled as uv spells it."""
+    parser.add_argument(
+        "--extra", action="append", default=[], metavar="EXTRA", dest="extras",
+        help="install this extra of a pylock.toml (may be repeated)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--group", action="append", default=None, metavar="GROUP", dest="groups",
+        help="install this dependency group of a pylock.toml instead of its default groups "
+        "(may be repeated)",
     )  # fmt: skip
 
 

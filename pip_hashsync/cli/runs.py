@@ -44,6 +44,8 @@ def run_lint(args: argparse.Namespace) -> int:
         args.constraint,
         require_hashes=args.require_hashes,
         no_require_hashes=args.no_require_hashes,
+        extras=args.extras,
+        groups=args.groups,
     )
     code = ExitCode.OK if report.ok else ExitCode.BAD_INPUT
     if wants_json(args):
@@ -60,7 +62,14 @@ def run_lint(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from pip_hashsync.commands.verify import verify
 
-    report = verify(args.files, python=args.python, venv=args.venv, keep=args.keep)
+    report = verify(
+        args.files,
+        python=args.python,
+        venv=args.venv,
+        keep=args.keep,
+        extras=args.extras,
+        groups=args.groups,
+    )
     if wants_json(args):
         body = report.to_json()
         return emit(args, report.exit_code, target=report.target, warnings=report.warnings, **body)
@@ -88,6 +97,8 @@ def sync_request(args: argparse.Namespace) -> SyncRequest:
         force_reinstall=additive and args.force_reinstall,
         build_hashes=args.build_hashes,
         no_build=args.no_build,
+        extras=args.extras,
+        groups=args.groups,
     )
 
 

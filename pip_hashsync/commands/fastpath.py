@@ -56,7 +56,7 @@ def already_synced(
         return False
     applies = rules.applies_in(target.marker_env(""))
     wanted = [r for r in lines.requirements if applies(r)]
-    if not wanted:
+    if not wanted or rules.lock_problems(lines, target.marker_env("")):
         return False
     allowed = rules.allowed_hashes(lines, applies)
     for line in wanted:

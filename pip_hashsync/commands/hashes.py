@@ -33,7 +33,12 @@ from pip_hashsync.errors import ExitCode, Problem, Source
 from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
 from pip_hashsync.index.pages import FileLink, Index
 from pip_hashsync.requirements.hashes import Digest
-from pip_hashsync.requirements.reader import Kind, Requirement, RequirementsReader
+from pip_hashsync.requirements.reader import (
+    Kind,
+    Requirement,
+    RequirementsReader,
+    is_lock_file,
+)
 from pip_hashsync.resolve.diagnostics import same_version
 from pip_hashsync.settings.config import load_settings
 
@@ -142,6 +147,15 @@ def compute(
     result = HashesResult()
     lines = RequirementsReader().read(files)
     result.problems.extend(lines.problems)
+    result.problems.extend(
+        Problem(
+            "file",
+            f"{path} is a PEP 751 lock: its hashes are the locking tool's (pip lock, uv pip "
+            "compile); lock again to change them",
+        )
+        for path in lines.read_files
+        if is_lock_file(path)
+    )
     result.warnings.extend(lines.warnings)
     isolated = bool(pip_options.get("isolated"))
     settings, warnings = load_settings(pip_options, lines.options, isolated=isolated)

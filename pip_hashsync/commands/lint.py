@@ -13,7 +13,12 @@ from typing import Any
 
 from pip_hashsync.errors import Problem
 from pip_hashsync.requirements import rules
-from pip_hashsync.requirements.reader import Requirement, RequirementSet, RequirementsReader
+from pip_hashsync.requirements.reader import (
+    LockSelection,
+    Requirement,
+    RequirementSet,
+    RequirementsReader,
+)
 from pip_hashsync.settings.request import SyncRequest, decide_mode, request_settings
 from pip_hashsync.urls import redact
 
@@ -71,8 +76,11 @@ def lint(
     *,
     require_hashes: bool = False,
     no_require_hashes: bool = False,
+    extras: Sequence[str] = (),
+    groups: Sequence[str] | None = None,
 ) -> LintReport:
-    """Read ``files`` and ``constraints`` and check them without touching the network.
+    """Read ``files`` and ``constraints`` and check them without touching the network;
+    ``extras`` and ``groups`` select from pylock.toml files (PEP 751) as ``sync`` does.
 
     The hash mode is decided as ``sync`` decides it, over pip's settings too
     (``PIP_REQUIRE_HASHES``, ``require-hashes`` in pip's files, ``PIP_CONSTRAINT``); the
@@ -80,7 +88,8 @@ def lint(
     """
     flags = {"require-hashes": require_hashes, "no-require-hashes": no_require_hashes}
     settings = request_settings(SyncRequest(files, constraints, pip_options=flags), None)[0]
-    lines = RequirementsReader().read(files, settings.constraints)
+    reader = RequirementsReader(lock_selection=LockSelection.given(extras, groups))
+    lines = reader.read(files, settings.constraints)
     mode, problems = decide_mode(lines, settings)
     problems = [*lines.problems, *problems, *rules.check(lines, mode)]
     return LintReport(lines, mode, problems)

@@ -68,13 +68,18 @@ def verify(
     python: str | None = None,
     venv: str | None = None,
     keep: Sequence[str] = (),
+    extras: Sequence[str] = (),
+    groups: Sequence[str] | None = None,
 ) -> VerifyReport:
     """Verify the target chosen by ``python`` or ``venv`` (the running Python by default),
-    against the requirements ``files`` when there are any.
+    against the requirements ``files`` when there are any (``extras`` and ``groups``
+    selecting from a pylock.toml, as for ``sync``).
 
     Raises :class:`InputError` (exit 2) when the target or the files cannot be used.
     """
-    request = SyncRequest(files=files, python=python, venv=venv, keep=keep)
+    request = SyncRequest(
+        files=files, python=python, venv=venv, keep=keep, extras=extras, groups=groups
+    )
     try:
         target, settings, warnings = locate(request)
     except InputError:

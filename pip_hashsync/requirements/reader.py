@@ -13,6 +13,9 @@ requirement line are warned about instead of ignored quietly (EC70).
 
 Relative paths inside requirement lines are taken relative to the current directory, as
 pip does; ``-r``/``-c`` files and existing ``-f`` folders relative to the including file.
+
+A file named as PEP 751 names lock files (``pylock.toml``, ``pylock.<name>.toml``) is read by
+:mod:`~pip_hashsync.requirements.pylock` into the same lines instead.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from pip_hashsync.urls import path_to_url, redact, url_to_path
 
 if TYPE_CHECKING:
     import optparse
+
+    from pip_hashsync.requirements.pylock import LockedFile, LockScope
 
 #: Larger files are refused: a lock of several thousand projects, each with the hashes of
 #: every platform's wheels, stays under 10 MB, and a larger file is almost surely the wrong one.
@@ -112,6 +117,8 @@ _EXTRAS_SUFFIX_RE = re.compile(r"^(.+)(\[[^\]]+\])$")
 #: Characters that make shlex differ from a plain split: quotes, backslash, and anything but
 #: printable ASCII, space and tab.
 _SHELL_SPECIAL = re.compile(r"[\"'\\]|[^\x21-\x7e \t]")
+#: PEP 751's lock file names: ``pylock.toml``, or ``pylock.<name>.toml`` (no dot in the name).
+_LOCK_NAME = re.compile(r"pylock(\.[^./\\]+)?\.toml")
 
 
 class Kind(enum.Enum):
@@ -145,6 +152,8 @@ class Requirement:
     hashes: tuple[Digest, ...] = ()
     url_hashes: tuple[Digest, ...] = ()
     config_settings: tuple[tuple[str, str], ...] = ()
+    #: The files a lock lists for this pin (PEP 751): offered instead of an index's.
+    locked_files: tuple[LockedFile, ...] = ()
 
     @property
     def key(self) -> str | None:
@@ -209,6 +218,23 @@ class FileOptions:
         }
 
 
+@dataclass(frozen=True)
+class LockSelection:
+    """What a run installs from PEP 751 lock files: the extras and dependency groups
+    (``--extra``, ``--group``); ``groups`` None means each lock's ``default-groups``."""
+
+    extras: frozenset[str] = frozenset()
+    groups: frozenset[str] | None = None
+
+    @classmethod
+    def given(cls, extras: Sequence[str], groups: Sequence[str] | None) -> LockSelection:
+        """The selection ``--extra`` and ``--group`` give (no ``--group``: None)."""
+        return cls(frozenset(extras), None if groups is None else frozenset(groups))
+
+    def __bool__(self) -> bool:
+        return bool(self.extras) or self.groups is not None
+
+
 @dataclass
 class RequirementSet:
     """Everything read from a set of requirements files."""
@@ -224,6 +250,8 @@ class RequirementSet:
     read_files: dict[str, str | None] = field(default_factory=dict)
     #: Files given by ``http(s):`` URL and not fetched (no ``read_url``): each is a problem.
     unfetched: list[str] = field(default_factory=list)
+    #: What each lock file read says of the targets it is for (checked once one is known).
+    lock_scopes: list[LockScope] = field(default_factory=list)
 
     def all_lines(self) -> list[Requirement]:
         return [*self.requirements, *self.constraints]
@@ -539,6 +567,11 @@ def only_for_extra(requires_dist: str) -> str | None:
     return canonicalize_name(match.group(2)) if match else None
 
 
+def is_lock_file(path: str) -> bool:
+    """Whether ``path`` names a PEP 751 lock file: the name decides, as the PEP says."""
+    return _LOCK_NAME.fullmatch(os.path.basename(urllib.parse.urlsplit(path).path)) is not None
+
+
 def is_url(text: str) -> bool:
     return urllib.parse.urlsplit(text).scheme in URL_SCHEMES
 
@@ -752,9 +785,11 @@ class RequirementsReader:
         *,
         read_url: UrlReader | None = None,
         environ: dict[str, str] | os._Environ[str] | None = None,
+        lock_selection: LockSelection | None = None,
     ) -> None:
         self._read_url = read_url
         self._environ = os.environ if environ is None else environ
+        self._lock_selection = lock_selection
 
     def read(
         self,
@@ -771,6 +806,10 @@ class RequirementsReader:
             self._read_file(result, path, constraint=False, ancestors={}, included_at=None)
         for path in constraints:
             self._read_file(result, path, constraint=True, ancestors={}, included_at=None)
+        if self._lock_selection and not result.lock_scopes and not result.problems:
+            result.problems.append(
+                Problem("options", "--extra and --group select from a pylock.toml; none was given")
+            )
         return result
 
     def _read_file(
@@ -805,7 +844,7 @@ class RequirementsReader:
                     "the deeper files from a file higher up"
                 )
             data = self._load(path)
-            text = decode(data, path, result.warnings.append)
+            text = None if is_lock_file(path) else decode(data, path, result.warnings.append)
         except (OSError, UnreadableFile) as exc:
             if isinstance(exc, _NotFetched):
                 result.unfetched.append(path)
@@ -818,8 +857,18 @@ class RequirementsReader:
             return
         remote = identity == path and _URL_FILE_SCHEME_RE.match(path)
         result.read_files[identity] = None if remote else hashlib.sha256(data).hexdigest()
+        if text is None:
+            self._read_lock(result, path, data, constraint)
+            return
         for number, line in logical_lines(text, self._environ):
             self._read_line(result, Source(path, number), line, constraint, ancestors)
+
+    def _read_lock(self, result: RequirementSet, path: str, data: bytes, constraint: bool) -> None:
+        """A PEP 751 lock, read by its own module (imported only when one is given)."""
+        from pip_hashsync.requirements.pylock import read_lock
+
+        selection = self._lock_selection or LockSelection()
+        read_lock(data, path, result, constraint=constraint, selection=selection)
 
     def _load(self, path: str) -> bytes:
         scheme = urllib.parse.urlsplit(path).scheme.lower()

@@ -22,7 +22,13 @@ from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import COMMAND_LINE, Problem, Source
 from pip_hashsync.requirements.hashes import AllowedHashes, Digest
-from pip_hashsync.requirements.reader import Kind, Requirement, RequirementSet, url_filename
+from pip_hashsync.requirements.reader import (
+    Kind,
+    Requirement,
+    RequirementSet,
+    is_lock_file,
+    url_filename,
+)
 
 #: Decides whether a line applies to the target (its marker is true there).
 Applies = Callable[[Requirement], bool]
@@ -31,6 +37,16 @@ Applies = Callable[[Requirement], bool]
 def applies_in(environment: dict[str, str]) -> Applies:
     """The lines whose marker is true in a target's marker ``environment`` (EC21, EC22)."""
     return lambda line: line.marker is None or line.marker.evaluate(environment)
+
+
+def lock_problems(lines: RequirementSet, environment: dict[str, str]) -> list[Problem]:
+    """A lock file that is not for the target (its ``requires-python`` or
+    ``environments``, PEP 751) is refused as a whole."""
+    return [
+        Problem("lock", why, scope.source)
+        for scope in lines.lock_scopes
+        if (why := scope.refusal(environment))
+    ]
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,8 @@ def decide_mode(
     if require_at:
         return HashMode(True, f"--require-hashes {_where(require_at)}"), []
     if first_hashed:
-        return HashMode(True, f"--hash at {first_hashed.source}"), []
+        given = "hashes of a lock" if is_lock_file(first_hashed.source.path) else "--hash"
+        return HashMode(True, f"{given} at {first_hashed.source}"), []
     return HashMode(False), []
 
 
@@ -107,8 +124,12 @@ def check(lines: RequirementSet, mode: HashMode, applies: Applies | None = None)
     problems: list[Problem] = []
     for constraint in constraints:
         problems.extend(_constraint_problems(constraint))
+    # A lock's package whose hashes the reader could not use is refused there already.
+    refused = {p.source for p in lines.problems if p.kind == "missing-hash"}
     for line in [*wanted, *constraints]:
-        problems.extend(_line_problems(line, mode, by_project.get(line.key or "", []), overlap))
+        if line.source not in refused:
+            project = by_project.get(line.key or "", [])
+            problems.extend(_line_problems(line, mode, project, overlap))
     if mode.enabled:
         problems.extend(
             Problem("stray-hash", "--hash on an option line does not apply to any requirement; "
@@ -218,6 +239,11 @@ def _unpinned_message(line: Requirement) -> str:
 
 
 def _missing_message(line: Requirement) -> str:
+    if is_lock_file(line.source.path):
+        return (
+            f"{line.describe()} has no sha256, sha384 or sha512 hash in the lock; lock it "
+            "again with a tool that writes one"
+        )
     weak = [d for d in line.url_hashes if not d.is_strong]
     if weak:
         return (

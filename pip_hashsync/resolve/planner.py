@@ -177,6 +177,7 @@ def plan_sync(
         )
     applies = rules.applies_in(target.marker_env(""))
     plan.problems = [*lines.problems, *problems, *rules.check(lines, mode, applies)]
+    plan.problems.extend(rules.lock_problems(lines, target.marker_env("")))
     plan.problems.extend(
         Problem(
             "constraint",
@@ -261,7 +262,11 @@ def _paste_missing_hashes(plan: SyncPlan, lines: RequirementSet, settings: Setti
     """Give each pinned line that lacks a hash the ``--hash`` lines of its version's files,
     read from the index pages (nothing is downloaded); when the index cannot be read, the
     problems stand as they are."""
-    pinned = {r.source: r for r in lines.all_lines() if r.pinned_version and r.key}
+    pinned = {
+        r.source: r
+        for r in lines.all_lines()
+        if r.pinned_version and r.key and not r.locked_files  # a lock names its own files
+    }
     missing = [
         (number, pinned[p.source])
         for number, p in enumerate(plan.problems)
@@ -490,6 +495,7 @@ def _resolve_with(
         offline,
         run.installed if keep_installed else {},
         _wanted_specifiers(run.wanted, run.lines.constraints, run.applies),
+        _locked_links([*run.wanted, *run.lines.constraints], run.applies),
     )
     metadata = MetadataFetcher(
         client,
@@ -519,7 +525,9 @@ def _resolve_with(
         for line in run.wanted
     ]
     if not offline:
-        index.prefetch({r.key for r in roots if not r.url and not source.cached(r.key)})
+        index.prefetch(
+            {r.key for r in roots if not (r.url or r.key in source.locked or source.cached(r.key))}
+        )
     best, problems = _match_roots(provider, source, roots, allowed, metadata.prefetch)
     if problems:
         plan.problems.extend(problems)
@@ -628,6 +636,8 @@ class _FileSource:
     installed: Mapping[str, InstalledDist]
     #: What the lines ask of each project: an installed version outside it is not offered.
     wanted: Mapping[str, SpecifierSet]
+    #: The files a lock lists, by project: offered instead of the index's.
+    locked: Mapping[str, list[FileLink]]
     #: URLs of the cached archives this run has re-hashed (their metadata needs no new hash).
     verified_urls: set[str] = field(default_factory=set)
     #: URLs standing for installed distributions: their METADATA file.
@@ -654,9 +664,34 @@ class _FileSource:
     def __call__(self, key: str) -> Sequence[FileLink]:
         if self.cached(key):
             return self._cached[key]
+        if key in self.locked:
+            return self.locked[key]
         if self.offline:
             raise NetworkError(f"{key} is not in the cache, and --offline forbids downloading")
         return self.index.files(key)
+
+
+def _locked_links(lines: Sequence[Requirement], applies: Applies) -> dict[str, list[FileLink]]:
+    """The files that applying lines of a lock list, by project, as an index offers files
+    (their advertised digests are the lock's); a file of another project is left out."""
+    links: dict[str, list[FileLink]] = {}
+    for line in lines:
+        if not (line.key and line.locked_files and applies(line)):
+            continue
+        for file in line.locked_files:
+            try:
+                link = FileLink.of_archive(
+                    file.filename,
+                    file.url,
+                    line.source.path,
+                    {d.algorithm: d.value for d in file.digests},
+                    project=line.key,
+                    requires_python=file.requires_python,
+                )
+            except ValueError:
+                continue
+            links.setdefault(line.key, []).append(link)
+    return links
 
 
 def _installed_links(

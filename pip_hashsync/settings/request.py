@@ -57,6 +57,10 @@ class SyncRequest:
     #: ``--no-build``: never build an sdist (uv's option; pip's ``--only-binary :all:`` is
     #: in the settings).
     no_build: bool = False
+    #: ``--extra`` and ``--group``: what to install from a pylock.toml (PEP 751); groups
+    #: None: the lock's ``default-groups``.
+    extras: Sequence[str] = ()
+    groups: Sequence[str] | None = None
 
 
 def request_settings(request: SyncRequest, site_prefix: str | None) -> tuple[Settings, list[str]]:
@@ -146,15 +150,20 @@ def read_request(
     without other problems (every problem of a bad file is shown without waiting for the
     network); without it they are problems (the no-op check never touches the network:
     the full path reads them)."""
-    from pip_hashsync.requirements.reader import RequirementsReader  # not needed for --version
+    from pip_hashsync.requirements.reader import (  # not needed for --version
+        LockSelection,
+        RequirementsReader,
+    )
 
+    selection = LockSelection.given(request.extras, request.groups)
     files = (tuple(request.files), settings.constraints, tuple(request.arguments))
-    key = (*files, os.getcwd(), frozenset(os.environ.items()))
+    key = (*files, selection, os.getcwd(), frozenset(os.environ.items()))
     lines = _READ.get(key)
     if lines is None or lines.problems or not files_unchanged(lines.read_files):
-        lines = _READ[key] = RequirementsReader().read(*files)
+        lines = _READ[key] = RequirementsReader(lock_selection=selection).read(*files)
     if read_url is not None and lines.unfetched and len(lines.problems) == len(lines.unfetched):
-        lines = _READ[key] = RequirementsReader(read_url=read_url).read(*files)
+        reader = RequirementsReader(read_url=read_url, lock_selection=selection)
+        lines = _READ[key] = reader.read(*files)
     return (lines, *decide_mode(lines, settings))
 
 
