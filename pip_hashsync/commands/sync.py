@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pip_hashsync import DEFAULT_LINK_MODE, LinkMode
 from pip_hashsync.archives.cache import ArchiveCache, BuiltWheel
 from pip_hashsync.archives.fetch import Archive, FetchRequest, check_wheels, fetch
 from pip_hashsync.environment.install import WheelToInstall, compile_bytecode
@@ -49,6 +50,8 @@ class ApplyOptions:
     check: bool = False
     offline: bool = False
     compile: bool = False
+    #: How files come out of the cache of unpacked wheels.
+    link_mode: LinkMode = DEFAULT_LINK_MODE
     #: Parallel downloads (network-bound).
     workers: int = 8
     #: Parallel installs: file writes release the GIL, but unpacking and RECORD hashing do
@@ -196,7 +199,9 @@ def _carry_out(
         )
         if cache.notice:
             outcome.notices.append(cache.notice)
-        unpacked = UnpackedCache(cache_dir) if cache_dir and not cache.notice else None
+        unpacked = (
+            UnpackedCache(cache_dir, options.link_mode) if cache_dir and not cache.notice else None
+        )
         _transact(target, plan, changes, archives, built, options, outcome, unpacked)
     outcome.done = changes
     return outcome

@@ -5,8 +5,8 @@ directory; it writes no INSTALLER, REQUESTED or ``direct_url.json`` and keeps no
 what it wrote (libraries §1.3). So the destination here announces every path *before* the
 file is created (the transaction journals it, so a killed run can be undone) and the
 installation metadata is passed in as additional ``.dist-info`` files, which puts them in
-RECORD. Files are copied out of the archive, or out of its verified unpacked copy
-(:mod:`unpacked`), never linked to the cache (EC52).
+RECORD. Files come out of the archive, or out of its unpacked copy (:mod:`unpacked`), copied,
+cloned or (``--link-mode hardlink`` only) linked, and hashed where they land (EC52).
 
 Everything interpreter-specific comes from the :class:`Target`, not from the running
 Python: shebangs and launchers name the target's python, and bytecode is compiled by the
@@ -37,7 +37,12 @@ from pip_hashsync.environment.installed import Provenance
 from pip_hashsync.environment.members import BadMember
 from pip_hashsync.environment.target import Target
 from pip_hashsync.environment.uninstall import Containment, is_inside, link_out_of
-from pip_hashsync.environment.unpacked import LoadedFile, UnpackedCache, open_source
+from pip_hashsync.environment.unpacked import (
+    CachedFile,
+    LoadedFile,
+    UnpackedCache,
+    open_source,
+)
 from pip_hashsync.errors import ExitCode, HashsyncError
 
 if TYPE_CHECKING:
@@ -177,15 +182,22 @@ class _JournaledDestination(SchemeDictionaryDestination):
         if folder not in self._folders:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
+        if isinstance(stream, CachedFile) and self.hash_algorithm == "sha256":
+            digest, size = stream.place(file)
+        else:
+            digest, size = self._write(file, stream)
+        if is_executable:
+            make_file_executable(Path(file))
+        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+
+    def _write(self, file: str, stream: BinaryIO) -> tuple[str, int]:
         with open(file, "wb") as out:
             if isinstance(stream, LoadedFile) and self.hash_algorithm == "sha256":
                 out.write(stream.data)
                 digest, size = stream.sha256, len(stream.data)
             else:
                 digest, size = copyfileobj_with_hashing(stream, out, self.hash_algorithm)
-        if is_executable:
-            make_file_executable(Path(file))
-        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+        return digest, size
 
 
 def _check_scripts(source: WheelSource) -> None:
