@@ -332,8 +332,8 @@ def _transact(
         workers = max(1, min(options.install_workers, len(wheels)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(transaction.install, wheels))
-        sources = transaction.written_python_files()
-    if options.compile:
+        sources = transaction.written_python_files() if options.compile else []
+    if sources:
         warning = compile_bytecode(target, sources)
         if warning:
             outcome.notices.append(warning)
