@@ -7,6 +7,9 @@ written again from the verified archive (EC51, EC52). Installs go into real venv
 from __future__ import annotations
 
 import os
+import re
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from test_unpacked import FILES, ignore, installed, new_target
 
 from pip_hashsync import LINK_MODES
 from pip_hashsync.cli import main
-from pip_hashsync.environment.install import WheelToInstall, install_wheel
+from pip_hashsync.environment.install import InstallError, WheelToInstall, install_wheel
 from pip_hashsync.environment.installed import Provenance
 from pip_hashsync.environment.target import Target
 from pip_hashsync.environment.unpacked import UnpackedCache
@@ -146,3 +149,42 @@ def test_sync_takes_the_link_mode_from_its_option_or_the_environment(
         sync(tmp_path / "four")
     assert exit_info.value.code == 2
     assert "copy, clone, hardlink" in capsys.readouterr().err
+
+
+def with_record(wheel: Path, change: Callable[[str], str]) -> Path:
+    """``wheel`` rewritten with ``change`` applied to its RECORD."""
+    with zipfile.ZipFile(wheel) as reading:
+        members = {info.filename: reading.read(info) for info in reading.infolist()}
+    record = next(name for name in members if name.endswith(".dist-info/RECORD"))
+    members[record] = change(members[record].decode()).encode()
+    changed = wheel.parent / "changed" / wheel.name
+    changed.parent.mkdir(exist_ok=True)
+    with zipfile.ZipFile(changed, "w") as writing:
+        for name, data in members.items():
+            writing.writestr(name, data)
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda record: record.replace("tool/data/table.txt,", "tool/data/moved.txt,"),
+         "tool/data/table.txt is not mentioned in RECORD"),
+        (lambda record: re.sub("tool/__init__.py,[^,]*,", "tool/__init__.py,,", record),
+         "tool/__init__.py has no hash or no size"),
+        (lambda record: record.replace("RECORD,,", "RECORD,sha256=abc,12"),
+         "RECORD gives a hash or size for itself"),
+    ],
+    ids=["member left out", "no hash", "RECORD hashed"],
+)  # fmt: skip
+def test_a_record_that_does_not_name_every_member_is_refused_before_anything_is_written(
+    tmp_path: Path, wheel: Path, change: Callable[[str], str], message: str
+) -> None:
+    """installer's check, done in one pass over the RECORD the install reads anyway."""
+    bad = with_record(wheel, change)
+    target = new_target(tmp_path / "env")
+    written: list[str] = []
+    provenance = Provenance(bad.name, sha256_of(bad), f"https://files.example/{bad.name}")
+    with pytest.raises(InstallError, match=message):
+        install_wheel(target, WheelToInstall(bad, True, provenance), before_write=written.append)
+    assert written == []

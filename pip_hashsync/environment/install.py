@@ -106,7 +106,7 @@ def install_wheel(
     """
     try:
         with open_source(wheel.path, wheel.provenance.sha256, wheel.unpacked) as source:
-            source.validate_record(validate_contents=False)
+            source.check_record()
             _check_scripts(source)
             destination = _JournaledDestination(
                 before_write,

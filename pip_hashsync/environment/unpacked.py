@@ -161,10 +161,36 @@ class CopyingSource(WheelFile):
         """installer lists them anew on every call, over every member of the archive."""
         return super().dist_info_filenames
 
+    @cached_property
+    def _records(self) -> dict[str, tuple[str, str, str]]:
+        """RECORD's rows by path, read once (from the archive, whose sha256 was checked)."""
+        rows = parse_record_file(self.read_dist_info("RECORD").splitlines())
+        return {row[0]: row for row in rows}
+
+    def check_record(self) -> None:
+        """Raise ValueError unless RECORD names every member with a hash and a size (and
+        itself without), as installer's ``validate_record(validate_contents=False)`` does in
+        a third of the time (it calls ``commonpath`` and parses a row for every member);
+        signature files may be left out."""
+        own = posixpath.join(self.dist_info_dir, "RECORD")
+        signatures = {posixpath.join(self.dist_info_dir, f"RECORD.{s}") for s in ("p7s", "jws")}
+        issues = []
+        for name in self._archive.namelist():
+            row = self._records.get(name)
+            if name.endswith("/") or (name in signatures and row is None):
+                continue
+            if row is None:
+                issues.append(f"{name} is not mentioned in RECORD")
+            elif name == own and (row[1] or row[2]):
+                issues.append("RECORD gives a hash or size for itself")
+            elif name != own and not (row[1].partition("=")[2] and row[2].isdigit()):
+                issues.append(f"RECORD's row for {name} has no hash or no size")
+        if issues:
+            raise ValueError(f"its RECORD does not match its files: {'; '.join(issues[:5])}")
+
     def get_contents(self) -> Iterator[WheelContentElement]:
         """Every member, in archive order, with its RECORD row and executable bit."""
-        rows = parse_record_file(self.read_dist_info("RECORD").splitlines())
-        records = {row[0]: row for row in rows}
+        records = dict(self._records)
         scripts = posixpath.join(self.data_dir, "scripts", "")
         for item in self._archive.infolist():
             if item.filename.endswith("/"):
