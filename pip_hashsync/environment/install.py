@@ -206,13 +206,14 @@ class _JournaledDestination(SchemeDictionaryDestination):
         self.written: list[str] = []
         self._folders: set[str] = set()
         self._contained = {root: Containment([root]) for root in self.scheme_dict.values()}
+        self._roots = {scheme: os.path.abspath(root) for scheme, root in self.scheme_dict.items()}
 
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
         """Write one file with plain ``os`` calls (installer's version builds several
         ``Path`` objects per file, a third of the install time on a 4,000-file lock)."""
-        root = os.path.abspath(self.scheme_dict[scheme])
+        root = self._roots[scheme]
         file = os.path.abspath(os.path.join(root, path))
         # installer checks containment too, but only after we would have announced the path:
         # a journaled path outside the target would be deleted by a rollback.
