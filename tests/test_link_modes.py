@@ -24,7 +24,7 @@ from pip_hashsync.cli import main
 from pip_hashsync.environment.install import InstallError, WheelToInstall, install_wheel
 from pip_hashsync.environment.installed import Provenance
 from pip_hashsync.environment.target import Target
-from pip_hashsync.environment.unpacked import UnpackedCache
+from pip_hashsync.environment.unpacked import CLONE_FROM, UnpackedCache
 
 GENUINE = FILES["tool/__init__.py"].encode()
 
@@ -100,22 +100,50 @@ def test_a_corrupted_cache_file_is_refused_in_every_mode(
     assert (entry / "tool" / "__init__.py").read_bytes() == GENUINE
 
 
-@pytest.mark.skipif(
-    not os.path.isdir("/dev/shm") or os.statvfs("/dev/shm").f_bsize == 0,
-    reason="needs /dev/shm (tmpfs, which cannot clone)",
-)
-def test_clone_falls_back_to_a_copy_where_the_filesystem_cannot_clone(wheel: Path) -> None:
+def cloned_twice(wheel: Path, folder: Path) -> tuple[UnpackedCache, Path, Path]:
+    """``wheel`` installed twice in ``clone`` mode under ``folder``: the cache, and the big
+    member as installed by the second install and as kept in the cache."""
+    cache = UnpackedCache(folder / "cache", link_mode="clone")
+    install(new_target(folder / "one"), wheel, cache)
+    target = new_target(folder / "two")
+    install(target, wheel, cache)
+    big = Path(target.paths["purelib"], "tool", "big.bin")
+    return cache, big, cache.entry(sha256_of(wheel)) / "tool" / "big.bin"
+
+
+@pytest.fixture
+def big_wheel(tmp_path: Path) -> Path:
+    """With a member large enough to be cloned (smaller ones are copied)."""
+    files = {**FILES, "tool/big.bin": "0123456789" * (CLONE_FROM // 10 + 1)}
+    return build_wheel(tmp_path / "wheels", "tool", "2.0", files=files)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm (tmpfs cannot clone)")
+def test_clone_falls_back_to_a_copy_where_the_filesystem_cannot_clone(big_wheel: Path) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
-        cache = UnpackedCache(Path(shm, "cache"), link_mode="clone")
-        install(new_target(Path(shm, "one")), wheel, cache)
-        target = new_target(Path(shm, "two"))
-        install(target, wheel, cache)
-        kept = cache.entry(sha256_of(wheel)) / "tool" / "__init__.py"
-        assert module_of(target).read_bytes() == GENUINE
-        assert module_of(target).stat().st_ino != kept.stat().st_ino
+        cache, big, kept = cloned_twice(big_wheel, Path(shm))
+        assert big.read_bytes() == kept.read_bytes()
+        assert big.stat().st_ino != kept.stat().st_ino
         assert cache.cannot_clone  # found out once, then copied without trying again
+
+
+@pytest.mark.skipif(
+    not os.environ.get("HASHSYNC_TEST_REFLINK_DIR"),
+    reason="set HASHSYNC_TEST_REFLINK_DIR to a folder on Btrfs or XFS (reflink=1)",
+)
+def test_clone_shares_the_blocks_where_the_filesystem_can(big_wheel: Path) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=os.environ["HASHSYNC_TEST_REFLINK_DIR"]) as folder:
+        cache, big, kept = cloned_twice(big_wheel, Path(folder))
+        assert not cache.cannot_clone
+        assert big.read_bytes() == kept.read_bytes()
+        assert big.stat().st_ino != kept.stat().st_ino
+        with big.open("r+b") as file:  # copy on write: the cache keeps its bytes
+            file.write(b"edited")
+        assert kept.read_bytes().startswith(b"0123456789")
 
 
 def test_sync_takes_the_link_mode_from_its_option_or_the_environment(
