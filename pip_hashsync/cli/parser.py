@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-from pip_hashsync import __version__
+from pip_hashsync import DEFAULT_LINK_MODE, LINK_MODE_VARIABLE, LINK_MODES, LinkMode, __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,6 +265,15 @@ def _add_apply_options(parser: argparse.ArgumentParser) -> None:
         help="compile installed .py files to bytecode, with the target's interpreter",
     )  # fmt: skip
     parser.add_argument(
+        "--link-mode", type=_link_mode,
+        default=os.environ.get(LINK_MODE_VARIABLE) or DEFAULT_LINK_MODE,
+        metavar="{copy,clone,hardlink}",
+        help="how files come out of the cache of unpacked wheels: clone (copy-on-write where "
+        "the filesystem can, else a copy; the default), copy, or hardlink (fastest, but an "
+        "edit in the environment edits the cache: the next install notices and re-makes it); "
+        f"also {LINK_MODE_VARIABLE}",
+    )  # fmt: skip
+    parser.add_argument(
         "--break-system-packages", action="store_true",
         help="allow changing an externally managed (PEP 668) environment (also pip's setting)",
     )  # fmt: skip
@@ -306,6 +316,18 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         help="setting passed to every build backend (may be repeated; a key given again "
         "passes a list), as in pip",
     )  # fmt: skip
+
+
+def _link_mode(text: str) -> LinkMode:
+    """A link mode from the option or :data:`LINK_MODE_VARIABLE`; argparse checks neither a
+    default nor an environment's value against ``choices``, so it is checked here."""
+    for mode in LINK_MODES:
+        if text == mode:
+            return mode
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a link mode (also read from {LINK_MODE_VARIABLE}); "
+        f"choose one of {', '.join(LINK_MODES)}"
+    )
 
 
 def _config_setting(text: str) -> str:

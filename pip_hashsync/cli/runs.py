@@ -168,6 +168,7 @@ def apply(request: SyncRequest, args: argparse.Namespace) -> int:
                 check=args.check,
                 offline=args.offline,
                 compile=args.compile,
+                link_mode=args.link_mode,
             ),
             progress=progress,
             say=progress.say if progress else lambda line: print(line, file=sys.stderr),

