@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO, cast
 
 from pip_hashsync import __version__
-from pip_hashsync.cli.parser import build_parser
+from pip_hashsync.cli.parser import parse_arguments
 from pip_hashsync.cli.runs import HANDLERS
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.urls import redact_text
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     try:
         with _telling_retries(getattr(args, "verbose", 0) > 0):
             return int(HANDLERS[args.command](args))
