@@ -7,7 +7,6 @@ name (option, sub-command, choice) is answered with the nearest real one, as uv 
 from __future__ import annotations
 
 import argparse
-import difflib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -34,6 +33,8 @@ def _with_nearest(words: Iterable[str], names: Sequence[str]) -> Iterator[str]:
 
 
 def _nearest(word: str, names: Iterable[str]) -> str | None:
+    import difflib  # only for a command line that is refused: not on the no-op path
+
     matches = difflib.get_close_matches(word, list(names), n=1)
     return matches[0] if matches else None
 
