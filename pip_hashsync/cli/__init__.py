@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO, cast
 
 from pip_hashsync import __version__
-from pip_hashsync.cli.parser import build_parser
+from pip_hashsync.cli.parser import parse_arguments
 from pip_hashsync.cli.report import emit, emit_error, wants_json
 from pip_hashsync.cli.runs import HANDLERS
 from pip_hashsync.errors import ExitCode, HashsyncError, Problem
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     args.started = time.monotonic()  # for the summary lines and the JSON report's timings
     try:
         with _telling_retries(getattr(args, "verbose", 0) > 0):

@@ -1,20 +1,75 @@
-"""The sub-commands and their options: pip's names where pip has the option."""
+"""The sub-commands and their options: pip's names where pip has the option.
+
+Every option has a help line. A command line the parser refuses exits 2, and a mistyped
+name (option, sub-command, choice) is answered with the nearest real one, as uv does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from pip_hashsync import DEFAULT_LINK_MODE, LINK_MODE_VARIABLE, LINK_MODES, LinkMode, __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed command line. Unknown options are refused with the sub-command's usage
+    and, for each, the nearest option that sub-command has ("did you mean --venv?")."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = parser.commands[args.command]
+        names = [name for action in command._actions for name in action.option_strings]
+        command.error(f"unrecognized arguments: {' '.join(_with_nearest(unknown, names))}")
+    return args
+
+
+def _with_nearest(words: Iterable[str], names: Sequence[str]) -> Iterator[str]:
+    """Each word, an option-like one followed by the nearest of ``names`` when one is near."""
+    for word in words:
+        nearest = _nearest(word.split("=", 1)[0], names) if word.startswith("-") else None
+        yield f"{word} (did you mean {nearest}?)" if nearest else word
+
+
+def _nearest(word: str, names: Iterable[str]) -> str | None:
+    import difflib  # only for a command line that is refused: not on the no-op path
+
+    matches = difflib.get_close_matches(word, list(names), n=1)
+    return matches[0] if matches else None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser that names the nearest allowed value for a mistyped sub-command
+    or choice (what Python 3.14's ``suggest_on_error`` does, for the Pythons before it)."""
+
+    #: The sub-commands' parsers by name (the top-level parser's only).
+    commands: dict[str, _Parser]
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as error:
+            nearest = _nearest(str(value), map(str, action.choices or ()))
+            if nearest is None:
+                raise
+            raise argparse.ArgumentError(
+                action, f"{error.message}: did you mean {nearest!r}?"
+            ) from None
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(
         prog="pip-hashsync",
         description="Make a Python environment match a hashed requirements file, exactly.",
     )
     parser.add_argument("--version", action="version", version=f"pip-hashsync {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True,
+        help="what to do (COMMAND --help says more)",
+    )  # fmt: skip
+    parser.commands = commands.choices
 
     lint = commands.add_parser(
         "lint",
@@ -26,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_file_arguments(lint)
     _add_lock_options(lint)
     _add_hash_mode_options(lint)
-    lint.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
-    )
+    _add_format_option(lint)
 
     sync = commands.add_parser(
         "sync",
@@ -44,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the plan (what would be installed, from which file, and why) and change "
         "nothing",
     )  # fmt: skip
-    sync.add_argument("--format", choices=("text", "json"), default="text")
+    _add_format_option(sync)
     sync.add_argument(
         "--check", action="store_true",
         help="exit 1 and list the changes a sync would make, without making them",
@@ -73,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
         "outside hash-checking mode), with the same hash checking, cache and transaction as "
         "sync. Nothing is ever removed. tox and scripts use it.",
     )
-    install.add_argument("requirements", nargs="*", metavar="REQUIREMENT")
+    install.add_argument(
+        "requirements", nargs="*", metavar="REQUIREMENT",
+        help="a requirement as pip takes it: NAME[==VERSION], a URL or a local path",
+    )  # fmt: skip
     install.add_argument(
         "-e", "--editable", action="append", default=[], metavar="PATH_OR_URL", dest="editables",
         help="install a local project folder (or a git URL) in editable mode (PEP 660)",
@@ -95,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--force-reinstall", action="store_true", help="reinstall even if already satisfied"
     )
     install.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    install.add_argument("--format", choices=("text", "json"), default="text")
+    _add_format_option(install)
     _add_apply_options(install)
     install.add_argument("--python", metavar="PATH", help="interpreter of the target environment")
     install.add_argument("--venv", metavar="DIR", help="virtual environment to install into")
@@ -111,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         "file of that version on the configured indexes (all platforms unless filtered), "
         "keeping the file's layout and comments. NAME==VERSION arguments add or update lines.",
     )
-    hashes.add_argument("targets", nargs="*", metavar="FILE|NAME==VERSION")
+    hashes.add_argument(
+        "targets", nargs="*", metavar="FILE|NAME==VERSION",
+        help="requirements file to rewrite, or a pin to add to it (or to print, without a file)",
+    )  # fmt: skip
     hashes.add_argument(
         "--algorithm", choices=("sha256", "sha384", "sha512"), default="sha256",
         help="hash algorithm (default sha256); others are computed by download if not advertised",
@@ -129,10 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-constraints", action="store_true", help="also hash pinned lines of -c files"
     )
     filters = hashes.add_argument_group("filters (default: every file of the version)")
-    filters.add_argument("--python-version", action="append", default=[], metavar="X.Y")
-    filters.add_argument("--platform", action="append", default=[], metavar="TAG")
-    filters.add_argument("--implementation", metavar="cp|pp|py")
-    filters.add_argument("--abi", metavar="ABI")
+    filters.add_argument(
+        "--python-version", action="append", default=[], metavar="X.Y",
+        help="keep the wheels this Python version can install (may be repeated)",
+    )  # fmt: skip
+    filters.add_argument(
+        "--platform", action="append", default=[], metavar="TAG",
+        help="keep the wheels for this platform tag, e.g. manylinux_2_28_x86_64, and pure "
+        "ones (may be repeated)",
+    )  # fmt: skip
+    filters.add_argument(
+        "--implementation", metavar="cp|pp|py",
+        help="keep the wheels for this Python implementation and generic ones",
+    )  # fmt: skip
+    filters.add_argument(
+        "--abi", metavar="ABI",
+        help="keep the wheels for this ABI tag, e.g. cp312, and those with none or abi3",
+    )  # fmt: skip
     filters.add_argument("--no-sdist", action="store_true", help="leave the sdist out")
     _add_pip_options(hashes)
 
@@ -157,41 +229,108 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         "a project sync --keep leaves alone: not unlisted, needs no provenance unless listed",
     )
-    verify.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
-    )
+    _add_format_option(verify)
     return parser
 
 
-#: pip's options (names and meaning as in pip) that the index, the network and file choice use.
-_PIP_OPTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("-i", "--index-url"), "store"),
-    (("--extra-index-url",), "append"),
-    (("--no-index",), "store_true"),
-    (("-f", "--find-links"), "append"),
-    (("--trusted-host",), "append"),
-    (("--only-binary",), "append"),
-    (("--no-binary",), "append"),
-    (("--prefer-binary",), "store_true"),
-    (("--pre",), "store_true"),
-    (("--all-releases",), "append"),
-    (("--only-final",), "append"),
-    (("--cert",), "store"),
-    (("--client-cert",), "store"),
-    (("--timeout", "--default-timeout"), "store"),
-    (("--retries",), "store"),
-    (("--proxy",), "store"),
-    (("--keyring-provider",), "store"),
-    (("--no-input",), "store_true"),
-    (("--cache-dir",), "store"),
-    (("--isolated",), "store_true"),
-)
+class _PipOption(NamedTuple):
+    names: tuple[str, ...]
+    action: str
+    help: str
+    metavar: str | None = None
+
+
+_NAMES = ":all:, :none: or project names with commas between them; may be repeated"
+
+#: pip's options (names and meaning as in pip) that the index, the network and file choice
+#: use; their values are checked with pip's configuration, where they may also be set.
+_PIP_OPTIONS = (
+    _PipOption(
+        ("-i", "--index-url"), "store", "base URL of the package index (PEP 503 or 691), or a "
+        "local folder laid out the same way (default: https://pypi.org/simple)", "URL",
+    ),
+    _PipOption(
+        ("--extra-index-url",), "append", "another index read besides --index-url; the files "
+        "of all indexes are pooled (may be repeated)", "URL",
+    ),
+    _PipOption(
+        ("--no-index",), "store_true", "read no index, only the --find-links locations"
+    ),
+    _PipOption(
+        ("-f", "--find-links"), "append", "a folder of archives, or an HTML page or URL "
+        "whose links are archives, looked in besides the indexes (may be repeated)", "URL|DIR",
+    ),
+    _PipOption(
+        ("--trusted-host",), "append", "a host (or host:port) whose TLS certificate is not "
+        "verified (may be repeated)", "HOST",
+    ),
+    _PipOption(
+        ("--only-binary",), "append", f"never build from an sdist for these projects: {_NAMES}",
+        "NAMES",
+    ),
+    _PipOption(
+        ("--no-binary",), "append", f"never use a wheel for these projects: {_NAMES}", "NAMES"
+    ),
+    _PipOption(
+        ("--prefer-binary",), "store_true",
+        "prefer an older version with a wheel to a newer one with only an sdist",
+    ),
+    _PipOption(("--pre",), "store_true", "also consider pre-release and development versions"),
+    _PipOption(
+        ("--all-releases",), "append", f"allow pre-releases for these projects: {_NAMES}",
+        "NAMES",
+    ),
+    _PipOption(
+        ("--only-final",), "append", f"allow only final releases for these projects: {_NAMES}",
+        "NAMES",
+    ),
+    _PipOption(
+        ("--cert",), "store", "CA bundle (PEM) to check servers' certificates with, instead "
+        "of the system's trust store", "PATH",
+    ),
+    _PipOption(
+        ("--client-cert",), "store", "client certificate for TLS: one PEM file holding the "
+        "private key and the certificate", "PATH",
+    ),
+    _PipOption(
+        ("--timeout", "--default-timeout"), "store", "socket timeout in seconds (default: 15)",
+        "SECONDS",
+    ),
+    _PipOption(
+        ("--retries",), "store", "how many times a failed connection is retried (default: 5)",
+        "N",
+    ),
+    _PipOption(
+        ("--proxy",), "store", "proxy for every request, e.g. http://proxy.example:3128 "
+        "(default: the environment's proxy variables)", "URL",
+    ),
+    _PipOption(
+        ("--keyring-provider",), "store", "how credentials are asked of keyring after a 401: "
+        "auto, disabled, import or subprocess (default: auto, only when input is allowed)",
+        "PROVIDER",
+    ),
+    _PipOption(
+        ("--no-input",), "store_true", "never prompt (keyring's auto provider is not asked)"
+    ),
+    _PipOption(
+        ("--cache-dir",), "store", "pip-hashsync's cache of archives and wheels (default: "
+        "~/.cache/pip-hashsync; a cache-dir set in pip's configuration gets a pip-hashsync "
+        "folder inside it)", "DIR",
+    ),
+    _PipOption(
+        ("--isolated",), "store_true",
+        "ignore PIP_* variables and the user's pip configuration files",
+    ),
+)  # fmt: skip
 
 
 def _add_pip_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("pip options (as in pip and its configuration)")
-    for names, action in _PIP_OPTIONS:
-        group.add_argument(*names, action=action, default=None)
+    for option in _PIP_OPTIONS:
+        takes_value: dict[str, Any] = {"metavar": option.metavar} if option.metavar else {}
+        group.add_argument(
+            *option.names, action=option.action, default=None, help=option.help, **takes_value
+        )
 
 
 #: pip options defined with each command's own options (their help is the command's).
@@ -207,7 +346,7 @@ _PIP_SWITCHES = (
 
 def pip_options(args: argparse.Namespace) -> dict[str, object]:
     """The pip options the user gave, keyed by pip's long option name."""
-    long_names = [next(n for n in names if n.startswith("--")) for names, _ in _PIP_OPTIONS]
+    long_names = [next(n for n in o.names if n.startswith("--")) for o in _PIP_OPTIONS]
     given: dict[str, object] = {}
     for name in [*long_names, *_PIP_SWITCHES]:
         value = getattr(args, name[2:].replace("-", "_"), None)
@@ -277,8 +416,21 @@ def _add_apply_options(parser: argparse.ArgumentParser) -> None:
         "--break-system-packages", action="store_true",
         help="allow changing an externally managed (PEP 668) environment (also pip's setting)",
     )  # fmt: skip
-    parser.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbose", default=0)
-    parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbose")
+    parser.add_argument(
+        "-q", "--quiet", action="store_const", const=-1, dest="verbose", default=0,
+        help="print less: no progress, warnings or per-distribution lines (errors still)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-v", "--verbose", action="store_const", const=1, dest="verbose",
+        help="also list what stays unchanged, and say each network retry as it happens",
+    )  # fmt: skip
+
+
+def _add_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text",
+        help="text for people, or one JSON object on stdout for programs (default: text)",
+    )  # fmt: skip
 
 
 def _add_hash_mode_options(parser: argparse.ArgumentParser) -> None:
