@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,19 @@ def test_every_build_option_has_help(capsys: pytest.CaptureFixture[str]) -> None
         for option in ("--build-constraint FILE", "--build-hashes", "--no-build", "-C KEY=VALUE"):
             assert option in text
         assert "every build dependency must be pinned and hashed" in text
+
+
+def test_a_reader_that_stops_early_is_no_internal_error(tmp_path: Path) -> None:
+    """``lint --format json | head -c 1``: the pipe closes before the report is written;
+    that is the reader's choice, not a bug, so no "internal error" and no traceback."""
+    read, write_end = os.pipe()
+    os.close(read)  # nobody will read: the first write breaks the pipe
+    out = subprocess.run(
+        [sys.executable, "-m", "pip_hashsync", "lint", "--format", "json", str(EXAMPLE)],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write_end)
+    assert "internal error" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == 141

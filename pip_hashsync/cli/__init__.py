@@ -24,6 +24,9 @@ from pip_hashsync.urls import redact_text
 #: The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 _INTERRUPTED = 130
 
+#: The exit code when stdout's reader went away (128 + SIGPIPE, as shells report it).
+_READER_GONE = 141
+
 
 class _Redacting:
     """A text stream that passes what is written on with URL credentials hidden."""
@@ -62,12 +65,24 @@ def _run(argv: Sequence[str] | None) -> int:
         if wants_json(args):
             return emit(args, _INTERRUPTED, problems=[Problem("interrupted", message)])
         return _INTERRUPTED
+    except BrokenPipeError:  # the reader stopped early (``| head``): its choice, not a bug
+        _discard_stdout()
+        return _READER_GONE
     except Exception as exc:  # a bug: said in two lines, not a traceback
         _report_bug(exc)
         if wants_json(args):
             problem = Problem("internal", f"{type(exc).__name__}: {exc}")
             return emit(args, ExitCode.INTERNAL_ERROR, problems=[problem])
         return int(ExitCode.INTERNAL_ERROR)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush of what could not
+    be written raises no second error at exit."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())  # type: ignore[union-attr]
 
 
 def _report_bug(exc: Exception) -> None:
