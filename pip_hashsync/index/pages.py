@@ -30,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.index.http import NetworkError
+from pip_hashsync.index.pagecache import PageCache
 from pip_hashsync.requirements.hashes import HEX_LENGTHS, file_digests
 from pip_hashsync.requirements.reader import ARCHIVE_EXTENSIONS
 from pip_hashsync.urls import path_to_url, redact, url_to_path
@@ -50,13 +51,19 @@ class PageResponse(Protocol):
     def headers(self) -> Mapping[str, str]: ...
     @property
     def content(self) -> bytes: ...
+    @property
+    def digest(self) -> str | None: ...
 
 
 class PageClient(Protocol):
-    """What the index reader needs of the HTTP client: one GET that raises on failure and
-    carries the HTTP status on its error (404 means "no such project here")."""
+    """What the index reader needs of the HTTP client: one GET of a page that raises on
+    failure and carries the HTTP status on its error (404 means "no such project here"),
+    and the page cache it keeps pages in, if any (where parses are kept too)."""
 
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> PageResponse: ...
+    @property
+    def pages(self) -> PageCache | None: ...
+
+    def get_page(self, url: str, headers: Mapping[str, str] | None = None) -> PageResponse: ...
 
 
 @dataclass(frozen=True)
@@ -422,7 +429,7 @@ class Index:
             page = self._get_page(project_url(index_url, key), redact(index_url))
             if page is not None:
                 served.append(page)
-                links.extend(_parse_response(*page, key, versions))
+                links.extend(self._parse(page, key, versions))
         if versions is not None:
             with self._lock:
                 self._served[key] = served
@@ -441,13 +448,30 @@ class Index:
                 return None
             url = path_to_url(index_html)
         try:
-            return self.client.get(url, headers={"Accept": ACCEPT}), url, origin
+            return self.client.get_page(url, headers={"Accept": ACCEPT}), url, origin
         except Exception as exc:
             if getattr(exc, "status", None) == 404:
                 return None
             if isinstance(exc, NetworkError):  # the configured location, for the message
                 exc.location = exc.location or origin
             raise
+
+    def _parse(
+        self, page: tuple[PageResponse, str, str], key: str, versions: SpecifierSet | None
+    ) -> list[FileLink]:
+        """The files of a project's page; for a page the cache holds, what was parsed from
+        the same bytes for the same versions before (a page unchanged since is not parsed
+        again), else parsed now and kept."""
+        response, url, origin = page
+        if self.client.pages is None or response.digest is None:
+            return _parse_response(response, url, origin, key, versions)
+        content_type = response.headers.get("Content-Type", "text/html")
+        parse = f"{response.digest}\n{response.url}\n{content_type}\n{key}\n{versions}"
+        links = _links_of(self.client.pages.parsed(parse), origin, key)
+        if links is None:
+            links = _parse_response(response, url, origin, key, versions)
+            self.client.pages.save_parsed(parse, [_row(link) for link in links])
+        return links
 
     def _find_links(self) -> list[FileLink]:
         """The find-links files in pip's order, which decides between files that rank the
@@ -476,6 +500,38 @@ def _parse_response(
     return parse_page(
         response.content, content_type, response.url or url, origin, project, versions
     )
+
+
+def _row(link: FileLink) -> list[Any]:
+    """What a parse keeps of a file (the rest is read from its name again)."""
+    return [
+        link.filename, link.url, dict(link.hashes), link.requires_python, link.yanked,
+        None if link.metadata_hashes is None else dict(link.metadata_hashes),
+    ]  # fmt: skip
+
+
+def _links_of(rows: Any, origin: str, key: str) -> list[FileLink] | None:
+    """The files of a kept parse (see :func:`_row`), judged as a page's entries are; None
+    when it is not one (absent, or not what :func:`_row` writes)."""
+    if not isinstance(rows, list):
+        return None
+    try:
+        return [
+            FileLink.of_archive(
+                filename,
+                url,
+                origin,
+                _digests(hashes),
+                project=key,
+                requires_python=requires_python if isinstance(requires_python, str) else None,
+                yanked=yanked if isinstance(yanked, str) else None,
+                metadata_hashes=None if metadata is None else _digests(metadata),
+            )
+            for filename, url, hashes, requires_python, yanked, metadata in rows
+            if isinstance(filename, str) and isinstance(url, str)
+        ]
+    except (ValueError, TypeError):
+        return None
 
 
 def _of_project(links: Iterable[FileLink], key: str) -> list[FileLink]:
