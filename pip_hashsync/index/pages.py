@@ -12,6 +12,7 @@ from __future__ import annotations
 import html.parser
 import json
 import os
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -221,6 +222,76 @@ def _json_files(content: bytes, page_url: str) -> list[dict[str, Any]]:
     ]
 
 
+#: A file entry's ``"filename":"..."`` without escapes, as compact JSON (the default
+#: index's) and as Python's ``json.dumps`` writes it (see :func:`_kept_json_files`).
+_FILENAMES = (
+    re.compile(r'"filename":"([^"\\]*)"'),
+    re.compile(r'"filename": "([^"\\]*)"'),
+)
+
+
+def _kept_json_files(content: bytes, page_url: str, wanted: _VersionFilter) -> list[dict[str, Any]]:
+    """The entries of a PEP 691 page whose filename ``wanted`` may keep, in page order.
+
+    Narrowed to some versions, only those entries are decoded: the filenames are found by
+    a scan of the text, and each kept one's entry is decoded from the ``{`` that opens it
+    (a few of the thousands a large page lists). Whenever that cannot be done with
+    certainty (a filename with escapes, an entry that does not decode to itself), the
+    whole page is decoded instead, which gives the same entries."""
+    scanned = _scanned_json_files(content, wanted) if wanted.versions is not None else None
+    if scanned is not None:
+        return scanned
+    return [f for f in _json_files(content, page_url) if wanted.may_keep(f.get("filename", ""))]
+
+
+def _scanned_json_files(content: bytes, wanted: _VersionFilter) -> list[dict[str, Any]] | None:
+    """See :func:`_kept_json_files`; None when the page must be decoded whole."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    pattern = _FILENAMES[0] if '"filename":"' in text else _FILENAMES[1]
+    found = list(pattern.finditer(text))
+    if not found or len(found) != text.count('"filename"') or '"files"' not in text:
+        return None
+    decoder = json.JSONDecoder()
+    kept = []
+    for match in found:
+        if not wanted.may_keep(match.group(1)):
+            continue
+        entry = _entry_around(decoder, text, match)
+        if entry is None:
+            return None
+        if isinstance(entry.get("url"), str):
+            kept.append(entry)
+    return kept
+
+
+def _entry_around(
+    decoder: json.JSONDecoder, text: str, match: re.Match[str]
+) -> dict[str, Any] | None:
+    """The JSON object holding ``match`` as its ``filename``: decoded from the nearest
+    ``{`` before it that opens an object reaching past it (a nested mapping such as
+    ``core-metadata`` may come first); None when no near one does."""
+    start = match.start()
+    for _ in range(_MAX_NESTED):
+        start = text.rfind("{", 0, start)
+        if start < 0:
+            return None
+        try:
+            entry, end = decoder.raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and end > match.end():
+            return entry if entry.get("filename") == match.group(1) else None
+    return None
+
+
+#: How many ``{`` before a filename :func:`_entry_around` tries (the nested mappings of an
+#: entry that may precede its filename, and the entry's own).
+_MAX_NESTED = 4
+
+
 class _AnchorParser(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -237,20 +308,31 @@ class _AnchorParser(html.parser.HTMLParser):
 class _VersionFilter:
     """Whether a file's name may hold a version in ``versions`` (pre-releases included: the
     provider names a refused one as evidence), judged on the raw name before any object is
-    built, each version text once. Only a wheel's name says its version without knowing
-    where the project name ends; other names pass, to be judged once parsed."""
+    built, each version text once. A wheel's name says its version; an sdist's does when
+    the ``project`` is known and its name starts with it (where :func:`parse_filename`
+    cuts it too); other names pass, to be judged once parsed."""
 
-    def __init__(self, versions: SpecifierSet | None) -> None:
+    def __init__(self, versions: SpecifierSet | None, project: str | None = None) -> None:
         self.versions = versions
+        self._project = project
         self._texts: dict[str, bool] = {}
 
     def may_keep(self, filename: str) -> bool:
-        if self.versions is None or not filename.endswith(".whl"):
+        if self.versions is None:
             return True
-        parts = filename.split("-", 2)
-        if len(parts) < 3 or filename.count("-") not in (4, 5):
-            return True  # not a wheel name: the parse refuses it with its reason
-        text = parts[1]
+        if filename.endswith(".whl"):
+            parts = filename.split("-")
+            if len(parts) not in (5, 6):
+                return True  # not a wheel name: the parse refuses it with its reason
+            text = parts[1]
+        else:
+            extension = next((e for e in _SDIST_EXTENSIONS if filename.lower().endswith(e)), "")
+            if not extension:
+                return False  # not an archive at all (.egg, .exe): the parse refuses it
+            found = self._sdist_version(filename, extension)
+            if found is None:
+                return True
+            text = found
         if text not in self._texts:
             try:
                 self._texts[text] = self.versions.contains(Version(text), prereleases=True)
@@ -260,6 +342,16 @@ class _VersionFilter:
 
     def keeps(self, link: FileLink) -> bool:
         return self.versions is None or self.versions.contains(link.version, prereleases=True)
+
+    def _sdist_version(self, filename: str, extension: str) -> str | None:
+        """The version text of an sdist of the project, cut after the project's name as
+        :func:`parse_filename` cuts it; None when that is not plain to see."""
+        project = self._project
+        if project is None or filename[len(project) : len(project) + 1] != "-":
+            return None
+        if canonicalize_name(filename[: len(project)]) != project:
+            return None
+        return filename[len(project) + 1 : -len(extension)]
 
 
 def parse_page(
@@ -273,7 +365,7 @@ def parse_page(
     """Every file of a project page (or, without ``project``, a find-links page), in either
     standard form; with ``versions``, only the files of those versions, the others left
     unparsed (a pinned lock needs one version of pages that list thousands of files)."""
-    wanted = _VersionFilter(versions)
+    wanted = _VersionFilter(versions, project)
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/vnd.pypi.simple.v1+json":
         entries = [
@@ -285,8 +377,7 @@ def parse_page(
                 _yanked(f.get("yanked")),
                 _metadata_field(f.get("core-metadata", f.get("dist-info-metadata"))),
             )
-            for f in _json_files(content, page_url)
-            if wanted.may_keep(f.get("filename", ""))
+            for f in _kept_json_files(content, page_url, wanted)
         ]
     else:
         parser = _AnchorParser()
