@@ -309,7 +309,7 @@ def test_progress_is_reported_as_bytes_arrive(
 
     assert len(calls) > 1
     assert [done for _, done, _ in calls] == sorted(done for _, done, _ in calls)
-    assert calls[-1] == (big.name, big.stat().st_size, None)
+    assert calls[-1] == (big.name, big.stat().st_size, big.stat().st_size)
 
 
 def test_a_network_error_moves_on_then_fails_with_exit_4(

@@ -172,8 +172,10 @@ def build_wheels(
     wheel_dir: Path,
     workers: int,
     build_pins: Collection[str] = (),
+    finished: Callable[[], None] = lambda: None,
 ) -> dict[str, BuiltWheel]:
-    """Build every job, ``workers`` at a time; answer by ``job.filename``.
+    """Build every job, ``workers`` at a time; answer by ``job.filename``. ``finished()`` is
+    called (from worker threads) as each build ends, built, cached or failed.
 
     Logs are written to ``log_dir`` (kept: a failure points at its log), wheels that are not
     cached to ``wheel_dir`` (the caller removes it after installing). Every build runs to
@@ -192,6 +194,8 @@ def build_wheels(
         warnings.simplefilter("ignore", BuildBackendWarning)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
             futures = [pool.submit(builder.build, job) for job in jobs]
+            for future in futures:
+                future.add_done_callback(lambda _: finished())
     errors = [error for future in futures if (error := future.exception()) is not None]
     failed = [error for error in errors if isinstance(error, BuildError)]
     if len(failed) < len(errors):

@@ -26,7 +26,7 @@ from pip_hashsync.requirements.hashes import HEX_LENGTHS, STRONG_ALGORITHMS, All
 from pip_hashsync.urls import redact
 
 #: ``progress(filename, bytes_done, total)``, called from worker threads as chunks arrive;
-#: ``total`` is None when the size is not known in advance.
+#: ``total`` is the size the server gave, None when it gave none.
 Progress = Callable[[str, int, int | None], None]
 
 
@@ -88,15 +88,24 @@ def fetch(
     offline: bool = False,
     workers: int = 8,
     progress: Progress | None = None,
+    ready: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, Archive], list[str]]:
     """Every requested project's archive, by key, and notices for the user (files that failed
-    before another one passed). Raises :class:`FetchFailed` or :class:`FetchUnavailable`
-    listing every failure when any project has no archive."""
+    before another one passed); ``ready()`` is called (from worker threads) as each one is
+    on disk and verified, cached or downloaded. Raises :class:`FetchFailed` or
+    :class:`FetchUnavailable` listing every failure when any project has no archive."""
     if not requests:
         return {}, []
     fetcher = _Fetcher(client, cache, offline, progress)
+
+    def fetch_one(request: FetchRequest) -> _Outcome:
+        outcome = fetcher.fetch_one(request)
+        if outcome.archive is not None:
+            ready()
+        return outcome
+
     with ThreadPoolExecutor(max_workers=min(workers, len(requests))) as pool:
-        outcomes = list(pool.map(fetcher.fetch_one, requests))
+        outcomes = list(pool.map(fetch_one, requests))
     archives: dict[str, Archive] = {}
     notices: list[str] = []
     failures: list[str] = []
@@ -238,7 +247,9 @@ class _Fetcher:
                     file.url,
                     output,
                     sorted(_judged_by(request, [file])),
-                    None if progress is None else lambda done: progress(file.filename, done, None),
+                    None
+                    if progress is None
+                    else lambda done, size: progress(file.filename, done, size),
                 )
             _check(request.allowed, file, digests)
             strong = {a: d for a, d in digests.items() if a in STRONG_ALGORITHMS}

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pip_hashsync.cli.parser import pip_options
-from pip_hashsync.cli.progress import Progress
+from pip_hashsync.cli.progress import StatusLine, coloured
 from pip_hashsync.cli.render import action_line
 from pip_hashsync.errors import ExitCode, render_problems
 from pip_hashsync.settings.request import SyncRequest
@@ -154,19 +154,21 @@ def apply(request: SyncRequest, args: argparse.Namespace) -> int:
     from pip_hashsync.commands.sync import ApplyOptions, run
 
     quiet = args.verbose < 0
-    progress = Progress() if sys.stderr.isatty() and not quiet else None
-    outcome = run(
-        request,
-        ApplyOptions(
-            check=args.check,
-            offline=args.offline,
-            compile=args.compile,
-        ),
-        progress=progress,
-        say=lambda line: print(line, file=sys.stderr),
-    )
-    if progress:
-        progress.clear()
+    progress = StatusLine.on(sys.stderr, quiet=quiet)
+    try:
+        outcome = run(
+            request,
+            ApplyOptions(
+                check=args.check,
+                offline=args.offline,
+                compile=args.compile,
+            ),
+            progress=progress,
+            say=progress.say if progress else lambda line: print(line, file=sys.stderr),
+        )
+    finally:  # an error is printed on a line of its own
+        if progress:
+            progress.clear()
     plan = outcome.plan
     if not quiet:
         for warning in [*plan.warnings, *outcome.notices]:
@@ -178,7 +180,7 @@ def apply(request: SyncRequest, args: argparse.Namespace) -> int:
     if plan.target is not None and any(a.changes for a in plan.actions) and not quiet:
         print(f"Using Python {plan.target.version} environment at: {plan.target.prefix}")
     for action in shown if not quiet else ():
-        print(action_line(action, would=outcome.drift))
+        print(coloured(action_line(action, would=outcome.drift), sys.stdout))
     print(outcome.summary())
     return outcome.exit_code
 

@@ -48,10 +48,12 @@ def build_planned(
     wheel_dir: Path,
     workers: int,
     say: Callable[[str], None],
+    finished: Callable[[], None],
 ) -> dict[str, BuiltWheel]:
     """The wheel built from each planned sdist, by project (``wheel_dir`` holds the ones not
-    cached until they are installed). Raises :class:`BuildError` (exit 5; logs are kept in
-    the cache folder, else the temporary folder) or :class:`BuildDependencyError`."""
+    cached until they are installed); ``finished()`` is called as each build ends. Raises
+    :class:`BuildError` (exit 5; logs are kept in the cache folder, else the temporary
+    folder) or :class:`BuildDependencyError`."""
     jobs = {
         key: BuildJob(build.sdist.path, build.sdist.digests["sha256"], build.sdist.filename)
         for key, build in builds.items()
@@ -68,6 +70,7 @@ def build_planned(
         wheel_dir=wheel_dir,
         workers=workers,
         build_pins=[settings.pins.fingerprint()],
+        finished=finished,
     )
     return {key: wheels[job.filename] for key, job in jobs.items()}
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pip_hashsync.archives.cache import ArchiveCache, BuiltWheel
 from pip_hashsync.archives.fetch import Archive, FetchRequest, check_wheels, fetch
@@ -38,8 +38,34 @@ if TYPE_CHECKING:
     from pip_hashsync.archives.build import BuildEnv, FillEnv
     from pip_hashsync.settings.request import Located
 
-#: Called with (filename, bytes so far, total or None) while archives download.
-Progress = Callable[[str, int, int | None], None]
+
+class Progress(Protocol):
+    """What a run tells while it works, for a status line (the library prints nothing).
+    Called from worker threads; the phases come in order: resolve, then (when there is
+    something to change) download, build (only with sdists to build), install, compile
+    (with ``--compile``)."""
+
+    def phase(self, name: str, total: int = 0) -> None:
+        """Phase ``name`` begins, with ``total`` items to do (0: not counted)."""
+
+    def advance(self) -> None:
+        """One more item of the current phase is done."""
+
+    def received(self, filename: str, done: int, total: int | None) -> None:
+        """``done`` bytes of ``filename`` have arrived, of ``total`` (None: not known)."""
+
+
+class _Silent:
+    """The progress of a run nobody watches."""
+
+    def phase(self, name: str, total: int = 0) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+    def received(self, filename: str, done: int, total: int | None) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -120,7 +146,7 @@ def run(
     install fails (issue 15)."""
     created = new_venv(request, options)
     try:
-        outcome = _run(request, options, progress, say)
+        outcome = _run(request, options, progress or _Silent(), say)
     except BaseException:
         if created is not None:
             _remove_created(created)
@@ -140,7 +166,7 @@ def _remove_created(venv: Path) -> None:
 def _run(
     request: SyncRequest,
     options: ApplyOptions,
-    progress: Progress | None,
+    progress: Progress,
     say: Callable[[str], None],
 ) -> Outcome:
     started = time.monotonic()
@@ -153,6 +179,7 @@ def _run(
             interrupted = recover(target)
             if interrupted:
                 say(interrupted)
+            progress.phase("resolve")
             plan = plan_sync(
                 request, located=located, cache=cache, offline=options.offline,
                 fill=local_fill(request, say), clients=clients,
@@ -176,7 +203,7 @@ def _carry_out(
     cache: ArchiveCache,
     cache_dir: Path | None,
     options: ApplyOptions,
-    progress: Progress | None,
+    progress: Progress,
     say: Callable[[str], None],
     clients: Clients,
 ) -> Outcome:
@@ -192,7 +219,7 @@ def _carry_out(
     assert plan.settings is not None
     archives = _fetch(plan, changes, cache, options, progress, outcome, clients(plan.settings))
     with tempfile.TemporaryDirectory(prefix="pip-hashsync-built-") as scratch:
-        built = _build(request, plan, target, cache_dir, options, Path(scratch), say)
+        built = _build(request, plan, target, cache_dir, options, Path(scratch), progress, say)
         check_wheels(
             {**archives, **{k: _as_archive(archives[k], w) for k, w in built.items()}},
             {k: m for k, m in plan.metadata.items() if k not in built},
@@ -200,7 +227,7 @@ def _carry_out(
         if cache.notice:
             outcome.notices.append(cache.notice)
         unpacked = UnpackedCache(cache_dir) if cache_dir and not cache.notice else None
-        _transact(target, plan, changes, archives, built, options, outcome, unpacked)
+        _transact(target, plan, changes, archives, built, options, outcome, unpacked, progress)
     outcome.done = changes
     return outcome
 
@@ -228,6 +255,7 @@ def _build(
     cache_dir: Path | None,
     options: ApplyOptions,
     wheel_dir: Path,
+    progress: Progress,
     say: Callable[[str], None],
 ) -> dict[str, BuiltWheel]:
     """The wheels built from the plan's sdists, by project (none: nothing is imported)."""
@@ -236,6 +264,7 @@ def _build(
     from pip_hashsync.commands.building import build_planned
 
     assert plan.build_settings is not None and plan.settings is not None
+    progress.phase("build", len(plan.builds))
     return build_planned(
         plan.builds,
         plan.build_settings,
@@ -246,6 +275,7 @@ def _build(
         wheel_dir=wheel_dir,
         workers=options.install_workers,
         say=say,
+        finished=progress.advance,
     )
 
 
@@ -261,7 +291,7 @@ def _fetch(
     changes: list[Action],
     cache: ArchiveCache,
     options: ApplyOptions,
-    progress: Progress | None,
+    progress: Progress,
     outcome: Outcome,
     client: HttpClient,
 ) -> dict[str, Archive]:
@@ -270,9 +300,10 @@ def _fetch(
         for a in changes
         if a.files and a.key not in plan.local
     ]
+    progress.phase("download", len(requests))
     archives, notices = fetch(
         requests, client, cache, offline=options.offline, workers=options.workers,
-        progress=progress,
+        progress=progress.received, ready=progress.advance,
     )  # fmt: skip
     outcome.notices.extend(notices)
     return {
@@ -299,6 +330,7 @@ def _transact(
     options: ApplyOptions,
     outcome: Outcome,
     unpacked: UnpackedCache | None,
+    progress: Progress,
 ) -> None:
     """Stash what goes, install what comes (wheels in parallel), commit; then compile."""
     removals = [
@@ -323,11 +355,18 @@ def _transact(
     with Transaction(target) as transaction:
         for removal in removals:
             transaction.remove(removal)
+        progress.phase("install", len(wheels))
+
+        def install(wheel: WheelToInstall) -> None:
+            transaction.install(wheel)
+            progress.advance()
+
         workers = max(1, min(options.install_workers, len(wheels)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(transaction.install, wheels))
+            list(pool.map(install, wheels))
         sources = transaction.written_python_files()
     if options.compile:
+        progress.phase("compile")
         warning = compile_bytecode(target, sources)
         if warning:
             outcome.notices.append(warning)

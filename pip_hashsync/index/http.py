@@ -227,13 +227,20 @@ class HttpClient:
     def stream(self, url: str) -> Iterator[Iterator[bytes]]:
         """The body of ``url`` in chunks, exactly as stored (no content decoding), for hashing
         while downloading; connection, status and auth are handled before the first chunk."""
+        with self._sized_stream(url) as (chunks, _):
+            yield chunks
+
+    @contextlib.contextmanager
+    def _sized_stream(self, url: str) -> Iterator[tuple[Iterator[bytes], int | None]]:
+        """:meth:`stream`'s chunks, and the body's size when the server says it."""
         if _is_file_url(url):
             with _open_local(url, _local_path(url)) as file:
-                yield iter(lambda: file.read(_CHUNK_SIZE), b"")
+                yield iter(lambda: file.read(_CHUNK_SIZE), b""), os.fstat(file.fileno()).st_size
             return
         _, response = self._open(url, {"Accept-Encoding": "identity"})
+        length = response.headers.get("Content-Length", "")
         try:
-            yield _chunks(response, url)
+            yield _chunks(response, url), int(length) if length.isdigit() else None
         finally:
             # Closing drops a half-read connection instead of returning it dirty to the pool.
             response.close()
@@ -244,21 +251,22 @@ class HttpClient:
         url: str,
         output: BinaryIO,
         algorithms: Iterable[str],
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> dict[str, str]:
         """Write the body of ``url`` to ``output`` exactly as served (a ``Content-Encoding``
         is not undone: pip hashes an archive's bytes as served), hashing it on the way;
-        return its digests by algorithm. ``progress(bytes_done)`` follows each chunk."""
+        return its digests by algorithm. ``progress(bytes_done, size)`` follows each chunk
+        (``size``: the ``Content-Length``, None when the server does not say)."""
         hashers = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
         done = 0
-        with self.stream(url) as chunks:
+        with self._sized_stream(url) as (chunks, size):
             for chunk in chunks:
                 output.write(chunk)
                 for hasher in hashers.values():
                     hasher.update(chunk)
                 done += len(chunk)
                 if progress is not None:
-                    progress(done)
+                    progress(done, size)
         return {algorithm: hasher.hexdigest() for algorithm, hasher in hashers.items()}
 
     def close(self) -> None:
