@@ -83,6 +83,13 @@ class IndexServer:
     #: only when its ``parties`` requests are in flight at once; a client asking one after
     #: another breaks it (after its timeout), and is then answered as usual.
     metadata_gate: threading.Barrier | None = None
+    #: Send project pages with an ``ETag`` (their body's sha256) and answer a request whose
+    #: ``If-None-Match`` names it with ``304 Not Modified``, as static servers do.
+    etag: bool = False
+    #: The ``Cache-Control`` sent with project pages, when set.
+    page_cache_control: str | None = None
+    #: Paths answered ``304 Not Modified``, in arrival order.
+    not_modified: list[str] = field(default_factory=list, init=False)
 
     def start(self) -> None:
         self._server = _Server(self)
@@ -134,7 +141,9 @@ class IndexServer:
         if route in ("/simple", "/simple/"):
             return self._project_list(route, headers)
         if route.startswith("/simple/"):
-            return self._project_page(route.removeprefix("/simple/"), headers)
+            return self._validated(
+                path, headers, *self._project_page(route.removeprefix("/simple/"), headers)
+            )
         if route.startswith("/files/"):
             return self._file(route.removeprefix("/files/"))
         return _not_found()
@@ -251,6 +260,25 @@ class IndexServer:
         json_q = accepted.get(JSON_TYPE, 0.0)
         html_q = max(accepted.get(t, 0.0) for t in (*_HTML_TYPES, "*/*"))
         return json_q > 0 and json_q >= html_q
+
+    def _validated(
+        self, path: str, request: Message, status: int, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """A project page with :attr:`page_cache_control` and, with :attr:`etag`, an ETag:
+        304 (no body) when the request's ``If-None-Match`` names the page as it is now."""
+        if status != 200:
+            return status, headers, body
+        if self.page_cache_control is not None:
+            headers = {**headers, "Cache-Control": self.page_cache_control}
+        if not self.etag:
+            return status, headers, body
+        etag = '"' + hashlib.sha256(body).hexdigest() + '"'
+        headers = {**headers, "ETag": etag}
+        if etag in [tag.strip() for tag in request.get("If-None-Match", "").split(",")]:
+            with self._lock:
+                self.not_modified.append(path)
+            return 304, {"ETag": etag}, b""
+        return status, headers, body
 
 
 class _Server(ThreadingHTTPServer):

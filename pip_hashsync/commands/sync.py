@@ -28,7 +28,7 @@ from pip_hashsync.environment.transaction import Transaction, locked, recover
 from pip_hashsync.environment.uninstall import plan_removal
 from pip_hashsync.environment.unpacked import UnpackedCache
 from pip_hashsync.errors import ExitCode, InputError
-from pip_hashsync.index.http import HttpClient, HttpSettings
+from pip_hashsync.index.http import Clients, HttpClient
 from pip_hashsync.resolve.plan import Action
 from pip_hashsync.resolve.planner import SyncPlan, plan_sync
 from pip_hashsync.settings.config import backend_config_settings
@@ -167,18 +167,18 @@ def _run(
     cache_dir = cache_dir_of(settings)
     cache = ArchiveCache(cache_dir)
     try:
-        with locked(target, wait_message=say):
+        with locked(target, wait_message=say), Clients() as clients:
             interrupted = recover(target)
             if interrupted:
                 say(interrupted)
             progress.phase("resolve")
             plan = plan_sync(
                 request, located=located, cache=cache, offline=options.offline,
-                fill=local_fill(request, say),
+                fill=local_fill(request, say), clients=clients,
             )  # fmt: skip
             try:
                 outcome = _carry_out(
-                    request, plan, target, cache, cache_dir, options, progress, say
+                    request, plan, target, cache, cache_dir, options, progress, say, clients
                 )
             finally:
                 if plan.workspace is not None:
@@ -197,8 +197,10 @@ def _carry_out(
     options: ApplyOptions,
     progress: Progress,
     say: Callable[[str], None],
+    clients: Clients,
 ) -> Outcome:
-    """Fetch, build and install what ``plan`` changes (for ``--check``, only say so)."""
+    """Fetch, build and install what ``plan`` changes (for ``--check``, only say so); the
+    archives come through the clients the plan was made with."""
     outcome = Outcome(plan)
     changes = [a for a in plan.actions if a.changes]
     if plan.problems or not changes:
@@ -206,7 +208,8 @@ def _carry_out(
     if options.check:
         outcome.drift = True
         return outcome
-    archives = _fetch(plan, changes, cache, options, progress, outcome)
+    assert plan.settings is not None
+    archives = _fetch(plan, changes, cache, options, progress, outcome, clients(plan.settings))
     with tempfile.TemporaryDirectory(prefix="pip-hashsync-built-") as scratch:
         built = _build(request, plan, target, cache_dir, options, Path(scratch), progress, say)
         check_wheels(
@@ -284,22 +287,18 @@ def _fetch(
     options: ApplyOptions,
     progress: Progress,
     outcome: Outcome,
+    client: HttpClient,
 ) -> dict[str, Archive]:
-    assert plan.settings is not None
     requests = [
         FetchRequest(a.key, a.files, plan.allowed.get(a.key))
         for a in changes
         if a.files and a.key not in plan.local
     ]
-    client = HttpClient(HttpSettings.from_settings(plan.settings))
     progress.phase("download", len(requests))
-    try:
-        archives, notices = fetch(
-            requests, client, cache, offline=options.offline, workers=options.workers,
-            progress=progress.received, ready=progress.advance,
-        )  # fmt: skip
-    finally:
-        client.close()
+    archives, notices = fetch(
+        requests, client, cache, offline=options.offline, workers=options.workers,
+        progress=progress.received, ready=progress.advance,
+    )  # fmt: skip
     outcome.notices.extend(notices)
     return {
         **archives,

@@ -33,7 +33,7 @@ import urllib.parse
 import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pip_hashsync import __version__
 from pip_hashsync.errors import ExitCode, HashsyncError, InputError
+from pip_hashsync.index.pagecache import PageCache
+from pip_hashsync.settings.request import cache_dir_of
 from pip_hashsync.urls import redact, url_to_path
 
 # urllib3, ssl and truststore take a third of the start-up time and a warm sync sends no
@@ -108,6 +110,9 @@ class HttpSettings:
     #: The configured find-links locations: their credentials, like the index URLs', serve
     #: every URL of their origin (the archives they list included).
     find_links: tuple[str, ...] = ()
+    #: Where index pages are kept for revalidation (see :mod:`.pagecache`); None: nowhere
+    #: (``--no-cache-dir``).
+    page_cache: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpSettings:
@@ -123,6 +128,7 @@ class HttpSettings:
             keyring_provider=settings.keyring_provider,
             index_urls=tuple(settings.index_urls),
             find_links=tuple(settings.find_links),
+            page_cache=str(cache / "pages") if (cache := cache_dir_of(settings)) else None,
         )
 
 
@@ -136,6 +142,9 @@ class Response:
     #: Case-insensitive.
     headers: Mapping[str, str]
     content: bytes
+    #: The sha256 of ``content`` when it was kept in (or read from) the page cache: the key
+    #: of what was parsed from it.
+    digest: str | None = None
 
 
 class NetworkError(HashsyncError):
@@ -171,6 +180,7 @@ class HttpClient:
         self._proxies: dict[str, str] = {}
         self._request_options: dict[str, Any] = {}
         self._verified: ssl.SSLContext | None = None
+        self.pages = PageCache(Path(settings.page_cache)) if settings.page_cache else None
 
     def get(
         self, url: str, headers: Mapping[str, str] | None = None, *, limit: int = MAX_PAGE_SIZE
@@ -191,6 +201,27 @@ class HttpClient:
             raise
         _discard(response)  # read to its end: the connection goes back to the pool
         return Response(final_url, response.status, response.headers, content)
+
+    def get_page(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
+        """An index page, as :meth:`get` reads it, through the page cache: a page kept from
+        an earlier run is revalidated (``If-None-Match``, ``If-Modified-Since``) and read
+        from the cache when the server answers ``304 Not Modified``."""
+        if self.pages is None or _is_file_url(url):
+            return self.get(url, headers)
+        key = urllib.parse.urlunsplit(_without_userinfo(urllib.parse.urlsplit(url)))
+        accept = (headers or {}).get("Accept", "")
+        stored = self.pages.load(key, accept)
+        validators = stored.validators() if stored else {}
+        response = self.get(url, {**(headers or {}), **validators})
+        if response.status == HTTPStatus.NOT_MODIFIED and stored is not None:
+            self.pages.reused(key, accept)
+            return Response(
+                stored.url, 200, _header_dict(stored.headers), stored.content, stored.digest
+            )
+        digest = None
+        if response.status == HTTPStatus.OK:
+            digest = self.pages.save(key, accept, response.url, response.headers, response.content)
+        return replace(response, digest=digest)
 
     @contextlib.contextmanager
     def stream(self, url: str) -> Iterator[Iterator[bytes]]:
@@ -239,7 +270,9 @@ class HttpClient:
         return {algorithm: hasher.hexdigest() for algorithm, hasher in hashers.items()}
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and trim the page cache, if this run wrote to it)."""
+        if self.pages is not None:
+            self.pages.trim()
         with self._lock:
             for manager in self._managers.values():
                 manager.clear()
@@ -861,10 +894,15 @@ def _read_local(url: str, path: Path, limit: int) -> bytes:
 
 
 def _local_headers(path: Path) -> urllib3.HTTPHeaderDict:
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return _header_dict({"Content-Type": content_type})
+
+
+def _header_dict(headers: Mapping[str, str]) -> urllib3.HTTPHeaderDict:
+    """Headers looked up without regard to case, as a server's are."""
     import urllib3
 
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return urllib3.HTTPHeaderDict({"Content-Type": content_type})
+    return urllib3.HTTPHeaderDict(headers)
 
 
 def requirements_file_reader(settings: Settings) -> Callable[[str], bytes]:
@@ -885,3 +923,37 @@ def requirements_file_reader(settings: Settings) -> Callable[[str], bytes]:
             client.close()
 
     return read
+
+
+class Clients:
+    """The HTTP clients of one run, one per network settings, made on first use: planning,
+    metadata, downloads and build environments share their connection pools and what was
+    learnt of credentials (keyring is asked once per origin in a run, not once per stage).
+
+    >>> with Clients() as clients:
+    ...     page = clients(settings).get_page("https://pypi.org/simple/pip/")
+    """
+
+    def __init__(self) -> None:
+        self._clients: dict[HttpSettings, HttpClient] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, settings: Settings) -> HttpClient:
+        network = HttpSettings.from_settings(settings)
+        with self._lock:
+            client = self._clients.get(network)
+            if client is None:
+                client = self._clients[network] = HttpClient(network)
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+    def __enter__(self) -> Clients:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -129,7 +129,10 @@ def wheel_contradictions(
 
 
 def _differences(planned: Metadata, actual: Metadata) -> Iterator[str]:
-    """The fields in which the wheel's own METADATA is not what the plan was made from."""
+    """The fields in which the wheel's own METADATA is not what the plan was made from
+    (none when the texts are the same: the usual case costs no parse)."""
+    if planned == actual:
+        return
     pairs = [
         ("Name", canonicalize_name(planned.name or ""), canonicalize_name(actual.name or "")),
         ("Version", _version(planned.version), _version(actual.version)),

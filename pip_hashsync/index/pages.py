@@ -12,6 +12,7 @@ from __future__ import annotations
 import html.parser
 import json
 import os
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,7 @@ from packaging.version import InvalidVersion, Version
 
 from pip_hashsync.errors import ExitCode, HashsyncError
 from pip_hashsync.index.http import NetworkError
+from pip_hashsync.index.pagecache import PageCache
 from pip_hashsync.requirements.hashes import HEX_LENGTHS, file_digests
 from pip_hashsync.requirements.reader import ARCHIVE_EXTENSIONS
 from pip_hashsync.urls import path_to_url, redact, url_to_path
@@ -50,13 +52,19 @@ class PageResponse(Protocol):
     def headers(self) -> Mapping[str, str]: ...
     @property
     def content(self) -> bytes: ...
+    @property
+    def digest(self) -> str | None: ...
 
 
 class PageClient(Protocol):
-    """What the index reader needs of the HTTP client: one GET that raises on failure and
-    carries the HTTP status on its error (404 means "no such project here")."""
+    """What the index reader needs of the HTTP client: one GET of a page that raises on
+    failure and carries the HTTP status on its error (404 means "no such project here"),
+    and the page cache it keeps pages in, if any (where parses are kept too)."""
 
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> PageResponse: ...
+    @property
+    def pages(self) -> PageCache | None: ...
+
+    def get_page(self, url: str, headers: Mapping[str, str] | None = None) -> PageResponse: ...
 
 
 @dataclass(frozen=True)
@@ -214,6 +222,76 @@ def _json_files(content: bytes, page_url: str) -> list[dict[str, Any]]:
     ]
 
 
+#: A file entry's ``"filename":"..."`` without escapes, as compact JSON (the default
+#: index's) and as Python's ``json.dumps`` writes it (see :func:`_kept_json_files`).
+_FILENAMES = (
+    re.compile(r'"filename":"([^"\\]*)"'),
+    re.compile(r'"filename": "([^"\\]*)"'),
+)
+
+
+def _kept_json_files(content: bytes, page_url: str, wanted: _VersionFilter) -> list[dict[str, Any]]:
+    """The entries of a PEP 691 page whose filename ``wanted`` may keep, in page order.
+
+    Narrowed to some versions, only those entries are decoded: the filenames are found by
+    a scan of the text, and each kept one's entry is decoded from the ``{`` that opens it
+    (a few of the thousands a large page lists). Whenever that cannot be done with
+    certainty (a filename with escapes, an entry that does not decode to itself), the
+    whole page is decoded instead, which gives the same entries."""
+    scanned = _scanned_json_files(content, wanted) if wanted.versions is not None else None
+    if scanned is not None:
+        return scanned
+    return [f for f in _json_files(content, page_url) if wanted.may_keep(f.get("filename", ""))]
+
+
+def _scanned_json_files(content: bytes, wanted: _VersionFilter) -> list[dict[str, Any]] | None:
+    """See :func:`_kept_json_files`; None when the page must be decoded whole."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    pattern = _FILENAMES[0] if '"filename":"' in text else _FILENAMES[1]
+    found = list(pattern.finditer(text))
+    if not found or len(found) != text.count('"filename"') or '"files"' not in text:
+        return None
+    decoder = json.JSONDecoder()
+    kept = []
+    for match in found:
+        if not wanted.may_keep(match.group(1)):
+            continue
+        entry = _entry_around(decoder, text, match)
+        if entry is None:
+            return None
+        if isinstance(entry.get("url"), str):
+            kept.append(entry)
+    return kept
+
+
+def _entry_around(
+    decoder: json.JSONDecoder, text: str, match: re.Match[str]
+) -> dict[str, Any] | None:
+    """The JSON object holding ``match`` as its ``filename``: decoded from the nearest
+    ``{`` before it that opens an object reaching past it (a nested mapping such as
+    ``core-metadata`` may come first); None when no near one does."""
+    start = match.start()
+    for _ in range(_MAX_NESTED):
+        start = text.rfind("{", 0, start)
+        if start < 0:
+            return None
+        try:
+            entry, end = decoder.raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and end > match.end():
+            return entry if entry.get("filename") == match.group(1) else None
+    return None
+
+
+#: How many ``{`` before a filename :func:`_entry_around` tries (the nested mappings of an
+#: entry that may precede its filename, and the entry's own).
+_MAX_NESTED = 4
+
+
 class _AnchorParser(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -230,20 +308,31 @@ class _AnchorParser(html.parser.HTMLParser):
 class _VersionFilter:
     """Whether a file's name may hold a version in ``versions`` (pre-releases included: the
     provider names a refused one as evidence), judged on the raw name before any object is
-    built, each version text once. Only a wheel's name says its version without knowing
-    where the project name ends; other names pass, to be judged once parsed."""
+    built, each version text once. A wheel's name says its version; an sdist's does when
+    the ``project`` is known and its name starts with it (where :func:`parse_filename`
+    cuts it too); other names pass, to be judged once parsed."""
 
-    def __init__(self, versions: SpecifierSet | None) -> None:
+    def __init__(self, versions: SpecifierSet | None, project: str | None = None) -> None:
         self.versions = versions
+        self._project = project
         self._texts: dict[str, bool] = {}
 
     def may_keep(self, filename: str) -> bool:
-        if self.versions is None or not filename.endswith(".whl"):
+        if self.versions is None:
             return True
-        parts = filename.split("-", 2)
-        if len(parts) < 3 or filename.count("-") not in (4, 5):
-            return True  # not a wheel name: the parse refuses it with its reason
-        text = parts[1]
+        if filename.endswith(".whl"):
+            parts = filename.split("-")
+            if len(parts) not in (5, 6):
+                return True  # not a wheel name: the parse refuses it with its reason
+            text = parts[1]
+        else:
+            extension = next((e for e in _SDIST_EXTENSIONS if filename.lower().endswith(e)), "")
+            if not extension:
+                return False  # not an archive at all (.egg, .exe): the parse refuses it
+            found = self._sdist_version(filename, extension)
+            if found is None:
+                return True
+            text = found
         if text not in self._texts:
             try:
                 self._texts[text] = self.versions.contains(Version(text), prereleases=True)
@@ -253,6 +342,16 @@ class _VersionFilter:
 
     def keeps(self, link: FileLink) -> bool:
         return self.versions is None or self.versions.contains(link.version, prereleases=True)
+
+    def _sdist_version(self, filename: str, extension: str) -> str | None:
+        """The version text of an sdist of the project, cut after the project's name as
+        :func:`parse_filename` cuts it; None when that is not plain to see."""
+        project = self._project
+        if project is None or filename[len(project) : len(project) + 1] != "-":
+            return None
+        if canonicalize_name(filename[: len(project)]) != project:
+            return None
+        return filename[len(project) + 1 : -len(extension)]
 
 
 def parse_page(
@@ -266,7 +365,7 @@ def parse_page(
     """Every file of a project page (or, without ``project``, a find-links page), in either
     standard form; with ``versions``, only the files of those versions, the others left
     unparsed (a pinned lock needs one version of pages that list thousands of files)."""
-    wanted = _VersionFilter(versions)
+    wanted = _VersionFilter(versions, project)
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/vnd.pypi.simple.v1+json":
         entries = [
@@ -278,8 +377,7 @@ def parse_page(
                 _yanked(f.get("yanked")),
                 _metadata_field(f.get("core-metadata", f.get("dist-info-metadata"))),
             )
-            for f in _json_files(content, page_url)
-            if wanted.may_keep(f.get("filename", ""))
+            for f in _kept_json_files(content, page_url, wanted)
         ]
     else:
         parser = _AnchorParser()
@@ -422,7 +520,7 @@ class Index:
             page = self._get_page(project_url(index_url, key), redact(index_url))
             if page is not None:
                 served.append(page)
-                links.extend(_parse_response(*page, key, versions))
+                links.extend(self._parse(page, key, versions))
         if versions is not None:
             with self._lock:
                 self._served[key] = served
@@ -441,13 +539,30 @@ class Index:
                 return None
             url = path_to_url(index_html)
         try:
-            return self.client.get(url, headers={"Accept": ACCEPT}), url, origin
+            return self.client.get_page(url, headers={"Accept": ACCEPT}), url, origin
         except Exception as exc:
             if getattr(exc, "status", None) == 404:
                 return None
             if isinstance(exc, NetworkError):  # the configured location, for the message
                 exc.location = exc.location or origin
             raise
+
+    def _parse(
+        self, page: tuple[PageResponse, str, str], key: str, versions: SpecifierSet | None
+    ) -> list[FileLink]:
+        """The files of a project's page; for a page the cache holds, what was parsed from
+        the same bytes for the same versions before (a page unchanged since is not parsed
+        again), else parsed now and kept."""
+        response, url, origin = page
+        if self.client.pages is None or response.digest is None:
+            return _parse_response(response, url, origin, key, versions)
+        content_type = response.headers.get("Content-Type", "text/html")
+        parse = f"{response.digest}\n{response.url}\n{content_type}\n{key}\n{versions}"
+        links = _links_of(self.client.pages.parsed(parse), origin, key)
+        if links is None:
+            links = _parse_response(response, url, origin, key, versions)
+            self.client.pages.save_parsed(parse, [_row(link) for link in links])
+        return links
 
     def _find_links(self) -> list[FileLink]:
         """The find-links files in pip's order, which decides between files that rank the
@@ -476,6 +591,38 @@ def _parse_response(
     return parse_page(
         response.content, content_type, response.url or url, origin, project, versions
     )
+
+
+def _row(link: FileLink) -> list[Any]:
+    """What a parse keeps of a file (the rest is read from its name again)."""
+    return [
+        link.filename, link.url, dict(link.hashes), link.requires_python, link.yanked,
+        None if link.metadata_hashes is None else dict(link.metadata_hashes),
+    ]  # fmt: skip
+
+
+def _links_of(rows: Any, origin: str, key: str) -> list[FileLink] | None:
+    """The files of a kept parse (see :func:`_row`), judged as a page's entries are; None
+    when it is not one (absent, or not what :func:`_row` writes)."""
+    if not isinstance(rows, list):
+        return None
+    try:
+        return [
+            FileLink.of_archive(
+                filename,
+                url,
+                origin,
+                _digests(hashes),
+                project=key,
+                requires_python=requires_python if isinstance(requires_python, str) else None,
+                yanked=yanked if isinstance(yanked, str) else None,
+                metadata_hashes=None if metadata is None else _digests(metadata),
+            )
+            for filename, url, hashes, requires_python, yanked, metadata in rows
+            if isinstance(filename, str) and isinstance(url, str)
+        ]
+    except (ValueError, TypeError):
+        return None
 
 
 def _of_project(links: Iterable[FileLink], key: str) -> list[FileLink]:

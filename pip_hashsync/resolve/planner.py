@@ -33,8 +33,8 @@ from pip_hashsync.environment.target import Target, protected_names
 from pip_hashsync.errors import ExitCode, HashsyncError, Problem
 from pip_hashsync.index.candidates import Candidate
 from pip_hashsync.index.http import (
+    Clients,
     HttpClient,
-    HttpSettings,
     NetworkError,
     requirements_file_reader,
 )
@@ -141,6 +141,7 @@ class _Run:
     installed: Mapping[str, InstalledDist]
     #: Whether a line's marker is true for the target.
     applies: Applies
+    clients: Clients
 
 
 def plan_sync(
@@ -151,6 +152,7 @@ def plan_sync(
     offline: bool = False,
     fresh: bool = False,
     fill: FillEnv | None = None,
+    clients: Clients | None = None,
 ) -> SyncPlan:
     """Decide what ``sync`` would do; never changes the environment.
 
@@ -160,8 +162,15 @@ def plan_sync(
     ``offline`` forbids reading the index at all; ``fresh`` plans for a new, empty
     environment of the target's interpreter (a build environment). Local projects and
     checkouts are built (see :mod:`~pip_hashsync.resolve.local`) in build environments
-    that ``fill`` fills.
+    that ``fill`` fills. Requests go through ``clients`` (the run's, shared with what
+    carries the plan out), else through clients of this plan's own.
     """
+    if clients is None:
+        with Clients() as own:
+            return plan_sync(
+                request, located=located, cache=cache, offline=offline, fresh=fresh,
+                fill=fill, clients=own,
+            )  # fmt: skip
     new_venv = located is None and bool(request.venv) and not request.python
     new_venv = new_venv and not Path(request.venv or "").exists()
     target, settings, config_warnings = located or locate(request, new_venv=new_venv)
@@ -192,7 +201,7 @@ def plan_sync(
         plan.warnings.append(f"hash-checking mode is on ({mode.reason})")
     if plan.problems:
         if not offline:
-            _paste_missing_hashes(plan, lines, with_file_options(settings, lines.options))
+            _paste_missing_hashes(plan, lines, clients(with_file_options(settings, lines.options)))
         return plan
     settings = with_file_options(settings, lines.options)
     plan.settings = settings
@@ -210,23 +219,23 @@ def plan_sync(
         wanted = _build_local(plan, wanted, target, settings, fill)
     allowed = rules.allowed_hashes(lines, applies)
     installed = {} if new_venv or fresh else scan(target.site_dirs())
-    run = _Run(request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies)
+    run = _Run(
+        request, lines, tuple(wanted), mode, settings, target, allowed, installed, applies,
+        clients,
+    )  # fmt: skip
     plan.allowed = allowed
     plan.direct_urls = {
         **_constraint_urls(lines.constraints, applies),
         **{r.key: r.url for r in wanted if r.key and r.url},
     }
-    client = HttpClient(HttpSettings.from_settings(settings))
     try:
-        resolved = _resolve(run, plan, client, cache, offline)
+        resolved = _resolve(run, plan, clients(settings), cache, offline)
     except IntegrityError as exc:
         # A problem, not an error: ``--format json`` still prints the plan with it.
         source = next((r.source for r in wanted if exc.project and r.key == exc.project), None)
         plan.problems.append(Problem("integrity", str(exc), source, exc.project))
     except NetworkError as exc:
         plan.problems.append(explain_network(exc, settings))
-    finally:
-        client.close()
     if plan.problems:
         return plan
     plan.installed = installed
@@ -258,7 +267,7 @@ def plan_sync(
     return plan
 
 
-def _paste_missing_hashes(plan: SyncPlan, lines: RequirementSet, settings: Settings) -> None:
+def _paste_missing_hashes(plan: SyncPlan, lines: RequirementSet, client: HttpClient) -> None:
     """Give each pinned line that lacks a hash the ``--hash`` lines of its version's files,
     read from the index pages (nothing is downloaded); when the index cannot be read, the
     problems stand as they are."""
@@ -274,17 +283,15 @@ def _paste_missing_hashes(plan: SyncPlan, lines: RequirementSet, settings: Setti
     ]
     if not missing:
         return
-    client = HttpClient(HttpSettings.from_settings(settings))
+    settings = client.settings
     try:
-        index = Index(client, tuple(settings.index_urls), tuple(settings.find_links))
+        index = Index(client, settings.index_urls, settings.find_links)
         index.prefetch(line.key or "" for _, line in missing)
         for number, line in missing:
             offered = index.files(line.key or "")
             plan.problems[number] = with_paste_ready(plan.problems[number], line, offered)
     except HashsyncError:
         pass
-    finally:
-        client.close()
 
 
 def _build_local(
@@ -330,7 +337,7 @@ def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline:
     plan.warnings.extend(warnings)
     if problems:
         return
-    client = HttpClient(HttpSettings.from_settings(run.settings))
+    client = run.clients(run.settings)
     own_cache = cache or ArchiveCache(cache_dir_of(run.settings))
     target = run.target
     settings = BuildSettings(
@@ -361,7 +368,6 @@ def _plan_builds(run: _Run, plan: SyncPlan, cache: ArchiveCache | None, offline:
                         _plan_build_environment(run, build, pins_file, own_cache, offline)
                     )
     finally:
-        client.close()
         if cache is None:
             own_cache.close()
 
@@ -388,7 +394,9 @@ def _plan_build_environment(
         files=(), arguments=build.requires, additive=True, closure_from_constraints=True
     )
     located: Located = (run.target, settings, [])
-    nested = plan_sync(request, located=located, cache=cache, offline=offline, fresh=True)
+    nested = plan_sync(
+        request, located=located, cache=cache, offline=offline, fresh=True, clients=run.clients
+    )
     return [
         Problem(p.kind, f"to build {build.sdist.filename}: {p.message}", p.source, p.name)
         for p in nested.problems
