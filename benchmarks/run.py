@@ -63,6 +63,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 LOCK = HERE / "lock.txt"
 CHANGED = HERE / "changed.txt"
+#: The large-tree lock (issue 16): ansible, about 20,000 files once installed.
+TREE = HERE / "ansible-lock.txt"
 DEFAULT_INDEX = "https://pypi.org/simple"
 
 # The index variants (--pages): the small one built from the lock's wheels, and the default
@@ -73,12 +75,13 @@ PAGE_PREFIX = {"small": "/simple/", "real": "/real/simple/", "real-no658": "/rea
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 TOOLS = ("pip", "uv", "pip-hashsync")
-SCENARIOS = ("cold", "warm", "noop", "noop-again", "changed", "hashes")
+SCENARIOS = ("cold", "warm", "noop", "noop-again", "changed", "tree-cold", "tree-warm", "hashes")
 # Issue 6: pip-hashsync median / uv median, and the same against pip (>= 5x faster).
 TARGETS_UV = {"cold": 0.8, "warm": 1.0, "noop": 1.5, "noop-again": 1.5, "hashes": 1.0}
 TARGET_PIP = 0.2
 # Issue 16, on the real pages (with and without PEP 658): ratios to uv, and >= 4x faster than pip.
 TARGETS_UV_REAL = {"cold": 1.5, "warm": 2.0, "noop": 2.0, "noop-again": 2.0, "changed": 2.0}
+TARGETS_UV_REAL.update({"tree-cold": 1.5, "tree-warm": 2.0})
 TARGETS_UV_REAL["hashes"] = 1.0
 TARGET_PIP_REAL = 0.25
 
@@ -242,14 +245,15 @@ def setup_tools(ws: Path, base_python: str, upgrade: bool) -> tuple[Path, dict[s
 
 
 def ensure_wheels(ws: Path, bench_py: Path) -> Path:
-    """Download, once, every wheel the lock (and changed.txt) allows for this interpreter."""
+    """Download, once, every wheel the locks (lock.txt, changed.txt, ansible-lock.txt) allow
+    for this interpreter."""
     dest = ws / "wheels"
     dest.mkdir(parents=True, exist_ok=True)
     stamp = dest / ".downloaded"
-    key = hashlib.sha256(LOCK.read_bytes() + CHANGED.read_bytes()).hexdigest()
+    key = hashlib.sha256(LOCK.read_bytes() + CHANGED.read_bytes() + TREE.read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == key:
         return dest
-    for req in (LOCK, CHANGED):
+    for req in (LOCK, CHANGED, TREE):
         log(f"downloading the wheels of {req.name} from {DEFAULT_INDEX} into {dest}")
         check(
             [
@@ -350,6 +354,20 @@ def write_real_pages(
             f"not on the default index's pages (delete {pages} to fetch them again): {missing}"
         )
     return stats
+
+
+def lock_size(wheels: Path, pins: dict[str, str]) -> Json:
+    """The projects, bytes of wheels and files once installed of a lock."""
+    sizes = [
+        (w.stat().st_size, len(zipfile.ZipFile(w).namelist()))
+        for w in wheels.glob("*.whl")
+        if pins.get(wheel_key(w.name)[0]) == wheel_key(w.name)[1]
+    ]
+    return {
+        "projects": len(pins),
+        "bytes": sum(s for s, _ in sizes),
+        "files": sum(n for _, n in sizes),
+    }
 
 
 def wheel_key(filename: str) -> tuple[str, str]:
@@ -662,10 +680,16 @@ class Bench:
         self.lock = ws / "lock.txt"
         self.changed = ws / "lock-changed.txt"
         self.pins_file = ws / "lock-pins.txt"
+        self.tree = ws / "ansible-lock.txt"
         shutil.copyfile(LOCK, self.lock)
+        shutil.copyfile(TREE, self.tree)
         self.changed_project = write_changed_lock(self.changed)
         self.pins_file.write_text("".join(f"{n}=={v}\n" for n, v in read_pins(LOCK).items()))
-        self.expect = {self.lock: read_pins(self.lock), self.changed: read_pins(self.changed)}
+        self.expect = {
+            self.lock: read_pins(self.lock),
+            self.changed: read_pins(self.changed),
+            self.tree: read_pins(self.tree),
+        }
         self.has_hashes = (
             subprocess.run(
                 [str(self.bench_py), "-m", "pip_hashsync", "hashes", "--help"],
@@ -798,13 +822,72 @@ class Bench:
         extra = sorted(f"{n}=={v}" for n, v in have.items() if want.get(n) != v)
         return f"target differs from {lock.name}: missing {missing}, unexpected {extra}"
 
+    def integrity(self, tool: str, venv: Path, lock: Path) -> str | None:
+        """Untimed, after every sync: ``pip check`` in the target, every RECORD row's file
+        present with the bytes its hash names, and for pip-hashsync its own ``verify``
+        against the lock (RECORDs, provenance, nothing unlisted)."""
+        py, bench_py = str(bin_path(venv, "python")), str(self.bench_py)
+        checks = {"pip check": [bench_py, "-m", "pip", "--python", py, "check"]}
+        if tool == "pip-hashsync":
+            verify = [bench_py, "-m", "pip_hashsync", "verify", "-r", str(lock), "--venv", str(venv)]
+            checks["pip-hashsync verify"] = verify
+        for what, cmd in checks.items():
+            p = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True)
+            if p.returncode:
+                detail = (p.stdout + p.stderr).strip().splitlines()
+                return f"{what} failed ({p.returncode}): " + "; ".join(detail[:5])
+        return check_records(venv)
+
     def timed_sync(self, tool: str, lock: Path, venv: Path, cache: Path) -> Json:
         dt, rc, logf = self.execute(self.sync_cmd(tool, lock, venv, cache), cache)
         res: Json = {"seconds": dt, "rc": rc, "log": logf}
         problem = f"exit {rc}" if rc else self.verify(venv, lock)
+        problem = problem or self.integrity(tool, venv, lock)
         if problem:
             res["error"] = problem
         return res
+
+
+#: RECORD rows without a hash by design (PEP 376, PEP 491), and bytecode compiled at install.
+UNHASHED = re.compile(r"(^|/)(RECORD(\.jws|\.p7s)?|[^/]+\.pyc)$")
+
+
+def check_records(venv: Path) -> str | None:
+    """Every file every RECORD of the target lists exists, with the size and sha256 the row
+    gives; a row without a hash only for RECORD itself and bytecode. None when all hold."""
+    import base64
+    import csv
+
+    site = next((venv / "lib").glob("python*/site-packages"))
+    problems = []
+    rows = 0
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        with open(record, newline="", encoding="utf-8") as f:
+            for row in csv.reader(f):
+                if not row:
+                    continue
+                rows += 1
+                path, digest, size = [*row, "", ""][:3]
+                full = os.path.normpath(site / path)
+                if not digest:
+                    if not UNHASHED.search(path):
+                        problems.append(f"{record.parent.name}: {path}: no hash")
+                    continue
+                algorithm, _, want = digest.partition("=")
+                try:
+                    with open(full, "rb") as g:
+                        data = g.read()
+                except OSError as exc:
+                    problems.append(f"{record.parent.name}: {path}: {exc.strerror}")
+                    continue
+                got = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest())
+                if got.rstrip(b"=").decode() != want or (size and int(size) != len(data)):
+                    problems.append(f"{record.parent.name}: {path}: bytes differ from RECORD")
+    if not rows:
+        return "no RECORD rows in the target"
+    if problems:
+        return f"RECORD check: {len(problems)} problems: " + "; ".join(problems[:5])
+    return None
 
 
 def printed_digests(logf: Path) -> set[str]:
@@ -825,6 +908,8 @@ class ToolState:
     cache: Path
     filled: bool = False
     venv: Path | None = None
+    #: The cache of the large-tree scenarios, once a sync of ansible-lock.txt filled it.
+    tree_cache: Path | None = None
     #: ``venv`` has seen a no-op since it was synced.
     idle: bool = False
 
@@ -870,6 +955,14 @@ def run_all(
                         st.cache, venv = bench.fresh(f"cache-{tool}"), bench.new_venv()
                         r = bench.timed_sync(tool, bench.lock, venv, st.cache)
                         st.filled, st.venv = True, None if "error" in r else venv
+                    elif s == "tree-cold":
+                        st.tree_cache = bench.fresh(f"cache-tree-{tool}")
+                        r = bench.timed_sync(tool, bench.tree, bench.new_venv(), st.tree_cache)
+                    elif s == "tree-warm":
+                        if st.tree_cache is None:  # untimed: fill the cache
+                            st.tree_cache = bench.fresh(f"cache-tree-{tool}")
+                            bench.timed_sync(tool, bench.tree, bench.new_venv(), st.tree_cache)
+                        r = bench.timed_sync(tool, bench.tree, bench.new_venv(), st.tree_cache)
                     elif s == "warm":
                         if not st.filled:  # untimed: fill the cache
                             bench.timed_sync(tool, bench.lock, bench.new_venv(), st.cache)
@@ -887,7 +980,11 @@ def run_all(
                         if st.venv is not None and s == "noop-again" and not st.idle:
                             bench.timed_sync(tool, bench.lock, st.venv, st.cache)  # untimed
                         if st.venv is None:
-                            r = {"seconds": 0.0, "error": "preparation failed", "log": prep["log"]}
+                            r = {
+                                "seconds": 0.0,
+                                "error": f"preparation failed: {prep['error']}",
+                                "log": prep["log"],
+                            }
                         elif s in ("noop", "noop-again"):
                             r = bench.timed_sync(tool, bench.lock, st.venv, st.cache)
                             st.idle = True
@@ -1118,20 +1215,12 @@ def main() -> None:
     variants = list(dict.fromkeys(args.pages))
     real_pages = None
     if set(variants) - {"small"}:
-        real_pages = fetch_real_pages(ws, sorted(read_pins(LOCK)), args.refresh_pages)
-    lock_stats = build_index(ws, wheels, [read_pins(LOCK), read_pins(CHANGED)], real_pages)
-    lock_only = {k: v for k, v in read_pins(LOCK).items()}
-    sizes = [
-        (w.stat().st_size, len(zipfile.ZipFile(w).namelist()))
-        for w in wheels.glob("*.whl")
-        if lock_only.get(wheel_key(w.name)[0]) == wheel_key(w.name)[1]
-    ]
-    lock_stats = {
-        "projects": len(lock_only),
-        "bytes": sum(s for s, _ in sizes),
-        "files": sum(n for _, n in sizes),
-        "index": lock_stats,
-    }
+        names = sorted(read_pins(LOCK).keys() | read_pins(TREE).keys())
+        real_pages = fetch_real_pages(ws, names, args.refresh_pages)
+    locks = [read_pins(LOCK), read_pins(CHANGED), read_pins(TREE)]
+    index_stats = build_index(ws, wheels, locks, real_pages)
+    lock_stats, tree_stats = (lock_size(wheels, read_pins(p)) for p in (LOCK, TREE))
+    lock_stats.update(index=index_stats, tree=tree_stats)
 
     kind = args.server or ("nginx" if find_nginx() else "python")
     if kind == "nginx" and not find_nginx():
@@ -1148,6 +1237,10 @@ def main() -> None:
         log(
             f"lock: {lock_stats['projects']} projects, {lock_stats['bytes'] / 1e6:.1f} MB of "
             f"wheels, {lock_stats['files']} files; index {index_url} served by {server_desc}"
+        )
+        log(
+            f"large-tree lock ({TREE.name}): {tree_stats['projects']} projects, "
+            f"{tree_stats['bytes'] / 1e6:.1f} MB of wheels, {tree_stats['files']} files"
         )
         log(
             f"server alone: {srv['requests']} requests ({mb:.1f} MB) in "
@@ -1243,6 +1336,18 @@ def main() -> None:
         shutil.copyfile(out, HERE / "latest.json")
         log(f"copied to {HERE / 'latest.json'}")
     log(f"total {time.perf_counter() - t_start:.0f} s")
+    failed = [
+        f"{variant} {s} {tool}: {error}"
+        for variant, v in per_variant.items()
+        for s, row in v["summary"].items()
+        for tool, entry in row.items()
+        if isinstance(entry, dict)
+        for error in entry.get("errors", [])
+    ]
+    if failed:
+        sys.exit(
+            f"{len(failed)} runs failed (a wrong target, pip check, RECORDs):\n" + "\n".join(failed)
+        )
 
 
 if __name__ == "__main__":
