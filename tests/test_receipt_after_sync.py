@@ -56,20 +56,3 @@ def test_a_change_right_after_the_sync_voids_its_receipt(
     shutil.rmtree(site_packages(venv) / "beta-2.0.dist-info")  # at once, as another tool would
     assert main(argv) == 0
     assert "installed 1" in capsys.readouterr().out
-
-
-def test_install_leaves_no_receipt_for_sync(
-    synced: tuple[Path, list[str]],
-    index_server: IndexServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """``install`` never removes: its result says nothing about what ``sync`` would do."""
-    venv, argv = synced
-    gamma = build_wheel(index_server.root, "gamma", "3.0")
-    write(Path("gamma.txt"), lock_for(gamma))
-    install = ["install", "-r", "gamma.txt", *argv[2:]]
-    assert main(install) == 0
-    capsys.readouterr()
-    assert main(argv) == 0
-    assert "removed 1" in capsys.readouterr().out
