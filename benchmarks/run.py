@@ -46,6 +46,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -791,12 +792,16 @@ class Bench:
             "--dry-run",
         ]
 
-    def execute(self, cmd: list[str], cache: Path) -> tuple[float, int, str]:
+    def execute(self, cmd: list[str], cache: Path) -> Json:
+        """Run ``cmd``: its wall seconds, CPU seconds (user + system, the command and its
+        children: less sensitive than wall time to other load on the machine), exit code
+        and log."""
         logf = self.fresh("log")
         env = clean_env(XDG_CACHE_HOME=str(cache.parent / (cache.name + "-xdg")))
         if hasattr(os, "sync") and not self.args.no_sync:
             os.sync()  # nobody pays for the write-back of the previous command
         with open(logf, "wb") as out:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             rc = subprocess.run(
                 cmd,
@@ -807,7 +812,9 @@ class Bench:
                 cwd=self.runs_dir,
             ).returncode
             dt = time.perf_counter() - t
-        return dt, rc, str(logf)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        return {"seconds": dt, "cpu": cpu, "rc": rc, "log": str(logf)}
 
     def verify(self, venv: Path, lock: Path) -> str | None:
         site = next((venv / "lib").glob("python*/site-packages"))
@@ -829,7 +836,16 @@ class Bench:
         py, bench_py = str(bin_path(venv, "python")), str(self.bench_py)
         checks = {"pip check": [bench_py, "-m", "pip", "--python", py, "check"]}
         if tool == "pip-hashsync":
-            verify = [bench_py, "-m", "pip_hashsync", "verify", "-r", str(lock), "--venv", str(venv)]
+            verify = [
+                bench_py,
+                "-m",
+                "pip_hashsync",
+                "verify",
+                "-r",
+                str(lock),
+                "--venv",
+                str(venv),
+            ]
             checks["pip-hashsync verify"] = verify
         for what, cmd in checks.items():
             p = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True)
@@ -839,9 +855,8 @@ class Bench:
         return check_records(venv)
 
     def timed_sync(self, tool: str, lock: Path, venv: Path, cache: Path) -> Json:
-        dt, rc, logf = self.execute(self.sync_cmd(tool, lock, venv, cache), cache)
-        res: Json = {"seconds": dt, "rc": rc, "log": logf}
-        problem = f"exit {rc}" if rc else self.verify(venv, lock)
+        res = self.execute(self.sync_cmd(tool, lock, venv, cache), cache)
+        problem = f"exit {res['rc']}" if res["rc"] else self.verify(venv, lock)
         problem = problem or self.integrity(tool, venv, lock)
         if problem:
             res["error"] = problem
@@ -915,10 +930,12 @@ class ToolState:
 
 
 def run_all(
-    benches: dict[str, Bench], scenarios: list[str], runs: int
+    benches: dict[str, Bench], scenarios: list[str], runs: int, partial: Path
 ) -> dict[str, dict[str, dict[str, list[Json]]]]:
     """{variant: {scenario: {tool: [result per run]}}}: run by run, every variant (index pages)
-    in turn, every scenario, the three tools interleaved (the order rotates every run)."""
+    in turn, every scenario, the three tools interleaved (the order rotates every run). The
+    results so far are written to ``partial`` after every run (a long benchmark cut short
+    still has them)."""
     everything: dict[str, dict[str, dict[str, list[Json]]]] = {
         v: {s: {t: [] for t in TOOLS} for s in scenarios} for v in benches
     }
@@ -939,12 +956,11 @@ def run_all(
                         if tool not in hashes_tools:
                             continue
                         cache = bench.fresh(f"cache-hashes-{tool}")
-                        dt, rc, logf = bench.execute(bench.hashes_cmd(tool, cache), cache)
-                        r: Json = {"seconds": dt, "rc": rc, "log": logf}
-                        if rc:
-                            r["error"] = f"exit {rc}"
+                        r: Json = bench.execute(bench.hashes_cmd(tool, cache), cache)
+                        if r["rc"]:
+                            r["error"] = f"exit {r['rc']}"
                         else:  # both must print the same digests
-                            digests[tool] = printed_digests(Path(logf))
+                            digests[tool] = printed_digests(Path(r["log"]))
                             if len(digests) == 2 and digests["uv"] != digests["pip-hashsync"]:
                                 r["warning"] = (
                                     "digests differ from uv's: "
@@ -1003,10 +1019,11 @@ def run_all(
                         mark += f"  WARNING: {r['warning']} (log: {r['log']})"
                     log(
                         f"  run {i + 1}/{runs}  {label}{s:<8} {tool:<13} "
-                        f"{r['seconds']:8.3f} s{mark}"
+                        f"{r['seconds']:8.3f} s (cpu {r.get('cpu', 0.0):7.3f} s){mark}"
                     )
             if not bench.args.keep:
                 shutil.rmtree(bench.runs_dir, ignore_errors=True)
+            partial.write_text(json.dumps({"runs_done": i + 1, "results": everything}) + "\n")
     return everything
 
 
@@ -1039,7 +1056,11 @@ def summarize(results: dict[str, dict[str, list[Json]]], real: bool = False) -> 
             warnings = [f"{r['warning']} (log: {r['log']})" for r in rs if "warning" in r]
             if warnings:
                 entry["warnings"] = warnings
-            entry["raw"] = [{k: r[k] for k in ("seconds", "order", "error") if k in r} for r in rs]
+            cpu = [float(r["cpu"]) for r in rs if "error" not in r and "cpu" in r]
+            if cpu:
+                entry["cpu_median"] = statistics.median(cpu)
+            keys = ("seconds", "cpu", "order", "error")
+            entry["raw"] = [{k: r[k] for k in keys if k in r} for r in rs]
             row[tool] = entry
         hs = row.get("pip-hashsync", {}).get("median")
         ratios: dict[str, float] = {}
@@ -1095,6 +1116,19 @@ def table(summary: dict[str, Json], has_hashes: bool, real: bool = False) -> str
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def cpu_table(summary: dict[str, Json]) -> str:
+    """CPU seconds (user + system, children included), median per tool: beside the wall
+    times, what each tool cost the machine, which other load on it changes less."""
+    rows = [["cpu", *TOOLS]]
+    for s, row in summary.items():
+        cells = [row.get(t, {}).get("cpu_median") for t in TOOLS]
+        rows.append([s, *("–" if c is None else fmt(c) for c in cells)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
 
 
 def fs_type(path: Path) -> str:
@@ -1278,7 +1312,7 @@ def main() -> None:
                 )
             if not args.keep:
                 shutil.rmtree(bench.runs_dir, ignore_errors=True)
-        everything = run_all(benches, scenarios, args.runs)
+        everything = run_all(benches, scenarios, args.runs, ws / "partial.json")
     finally:
         stop_server(proc)
 
@@ -1286,6 +1320,7 @@ def main() -> None:
     for variant, results in everything.items():
         summary = summarize(results, real=variant != "small")
         text = table(summary, bench.has_hashes, real=variant != "small")
+        text += "\n\n" + cpu_table(summary)
         per_variant[variant] = {"index": urls[variant], "summary": summary, "table": text}
         log("")
         log(
