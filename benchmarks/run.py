@@ -929,16 +929,18 @@ class ToolState:
     idle: bool = False
 
 
+Results = dict[str, dict[str, dict[str, list[Json]]]]
+
+
 def run_all(
-    benches: dict[str, Bench], scenarios: list[str], runs: int, partial: Path
-) -> dict[str, dict[str, dict[str, list[Json]]]]:
-    """{variant: {scenario: {tool: [result per run]}}}: run by run, every variant (index pages)
-    in turn, every scenario, the three tools interleaved (the order rotates every run). The
-    results so far are written to ``partial`` after every run (a long benchmark cut short
-    still has them)."""
-    everything: dict[str, dict[str, dict[str, list[Json]]]] = {
-        v: {s: {t: [] for t in TOOLS} for s in scenarios} for v in benches
-    }
+    benches: dict[str, Bench], scenarios: list[str], runs: int, everything: Results, partial: Path
+) -> None:
+    """Fill ``everything`` ({variant: {scenario: {tool: [result per run]}}}): run by run,
+    every variant (index pages) in turn, every scenario, the three tools interleaved (the
+    order rotates every run). The results so far are also written to ``partial`` after every
+    run and variant (a long benchmark cut short still has them)."""
+    for v in benches:
+        everything[v] = {s: {t: [] for t in TOOLS} for s in scenarios}
     for i in range(runs):
         order = list(TOOLS[i % 3 :] + TOOLS[: i % 3])
         for variant, bench in benches.items():
@@ -1024,7 +1026,6 @@ def run_all(
             if not bench.args.keep:
                 shutil.rmtree(bench.runs_dir, ignore_errors=True)
             partial.write_text(json.dumps({"runs_done": i + 1, "results": everything}) + "\n")
-    return everything
 
 
 # --------------------------------------------------------------------------- report
@@ -1312,7 +1313,11 @@ def main() -> None:
                 )
             if not args.keep:
                 shutil.rmtree(bench.runs_dir, ignore_errors=True)
-        everything = run_all(benches, scenarios, args.runs, ws / "partial.json")
+        everything: Results = {}
+        try:
+            run_all(benches, scenarios, args.runs, everything, ws / "partial.json")
+        except KeyboardInterrupt:  # Ctrl-C: the runs done so far still make a table
+            log("interrupted: the tables below hold the runs done so far")
     finally:
         stop_server(proc)
 
