@@ -10,22 +10,28 @@ What it does (see benchmarks/README.md):
    benchmark venv with the latest pip and uv from PyPI and pip-hashsync's dependencies, and
    copies ``pip_hashsync/`` from this checkout into the workspace (a snapshot: edits made
    during a run do not leak in, and no bytecode is written into the repository);
-2. downloads, once, every wheel of ``lock.txt`` (and of ``changed.txt``) for this
-   interpreter, from the default index, with pip in hash-checking mode;
+2. downloads, once, every wheel of ``lock.txt`` (and of ``changed.txt`` and
+   ``ansible-lock.txt``) for this interpreter, from the default index, with pip in
+   hash-checking mode, and with ``--pages real``/``real-no658`` the default index's PEP 691
+   page of every project of the locks;
 3. builds a static PEP 503 index of them with PEP 658 ``.metadata`` files and serves it on
    127.0.0.1 with nginx (when installed) or a threaded stdlib server, and measures the
    server alone;
 4. runs pip, uv and pip-hashsync interleaved, run by run (the order rotates every run), each
    in fresh target venvs with its own cache folder, for the scenarios below, and checks
-   after every timed command that the target holds exactly the locked versions;
+   after every sync that the target holds exactly the locked versions, that ``pip check``
+   finds nothing broken and that every RECORD row names a file with the bytes its hash
+   says (for pip-hashsync also its own ``verify`` against the lock); a failed check fails
+   the run and, at the end, the benchmark (exit status 1);
 5. prints medians, min-max and ratios, and writes them as JSON.
 
 Scenarios: ``cold`` (empty cache, fresh venv), ``warm`` (cache filled by that tool's cold
 run, fresh venv), ``noop`` (the venv synced by warm, same command again), ``noop-again``
-(once more: pip-hashsync answers from the receipt the first no-op left), ``changed`` (that
-synced venv, a lock where idna differs) and ``hashes`` (``pip-hashsync hashes --dry-run`` vs
-``uv pip compile --no-deps --generate-hashes`` on the pins of the lock, both on the local
-index, fresh caches; pip has no such command).
+(once more), ``changed`` (that synced venv, a lock where idna differs), ``tree-cold`` and
+``tree-warm`` (``ansible-lock.txt``, 22,894 files: empty cache, then the cache it filled)
+and ``hashes`` (``pip-hashsync hashes --dry-run`` vs ``uv pip compile --no-deps
+--generate-hashes`` on the pins of the lock, both on the local index, fresh caches; pip has
+no such command).
 
 Standard library only.
 """
