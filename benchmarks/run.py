@@ -10,22 +10,28 @@ What it does (see benchmarks/README.md):
    benchmark venv with the latest pip and uv from PyPI and pip-hashsync's dependencies, and
    copies ``pip_hashsync/`` from this checkout into the workspace (a snapshot: edits made
    during a run do not leak in, and no bytecode is written into the repository);
-2. downloads, once, every wheel of ``lock.txt`` (and of ``changed.txt``) for this
-   interpreter, from the default index, with pip in hash-checking mode;
+2. downloads, once, every wheel of ``lock.txt`` (and of ``changed.txt`` and
+   ``ansible-lock.txt``) for this interpreter, from the default index, with pip in
+   hash-checking mode, and with ``--pages real``/``real-no658`` the default index's PEP 691
+   page of every project of the locks;
 3. builds a static PEP 503 index of them with PEP 658 ``.metadata`` files and serves it on
    127.0.0.1 with nginx (when installed) or a threaded stdlib server, and measures the
    server alone;
 4. runs pip, uv and pip-hashsync interleaved, run by run (the order rotates every run), each
    in fresh target venvs with its own cache folder, for the scenarios below, and checks
-   after every timed command that the target holds exactly the locked versions;
+   after every sync that the target holds exactly the locked versions, that ``pip check``
+   finds nothing broken and that every RECORD row names a file with the bytes its hash
+   says (for pip-hashsync also its own ``verify`` against the lock); a failed check fails
+   the run and, at the end, the benchmark (exit status 1);
 5. prints medians, min-max and ratios, and writes them as JSON.
 
 Scenarios: ``cold`` (empty cache, fresh venv), ``warm`` (cache filled by that tool's cold
 run, fresh venv), ``noop`` (the venv synced by warm, same command again), ``noop-again``
-(once more: pip-hashsync answers from the receipt the first no-op left), ``changed`` (that
-synced venv, a lock where idna differs) and ``hashes`` (``pip-hashsync hashes --dry-run`` vs
-``uv pip compile --no-deps --generate-hashes`` on the pins of the lock, both on the local
-index, fresh caches; pip has no such command).
+(once more), ``changed`` (that synced venv, a lock where idna differs), ``tree-cold`` and
+``tree-warm`` (``ansible-lock.txt``, 22,894 files: empty cache, then the cache it filled)
+and ``hashes`` (``pip-hashsync hashes --dry-run`` vs ``uv pip compile --no-deps
+--generate-hashes`` on the pins of the lock, both on the local index, fresh caches; pip has
+no such command).
 
 Standard library only.
 """
@@ -46,6 +52,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -63,6 +70,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 LOCK = HERE / "lock.txt"
 CHANGED = HERE / "changed.txt"
+#: The large-tree lock (issue 16): ansible, about 20,000 files once installed.
+TREE = HERE / "ansible-lock.txt"
 DEFAULT_INDEX = "https://pypi.org/simple"
 
 # The index variants (--pages): the small one built from the lock's wheels, and the default
@@ -73,12 +82,13 @@ PAGE_PREFIX = {"small": "/simple/", "real": "/real/simple/", "real-no658": "/rea
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 TOOLS = ("pip", "uv", "pip-hashsync")
-SCENARIOS = ("cold", "warm", "noop", "noop-again", "changed", "hashes")
+SCENARIOS = ("cold", "warm", "noop", "noop-again", "changed", "tree-cold", "tree-warm", "hashes")
 # Issue 6: pip-hashsync median / uv median, and the same against pip (>= 5x faster).
 TARGETS_UV = {"cold": 0.8, "warm": 1.0, "noop": 1.5, "noop-again": 1.5, "hashes": 1.0}
 TARGET_PIP = 0.2
 # Issue 16, on the real pages (with and without PEP 658): ratios to uv, and >= 4x faster than pip.
 TARGETS_UV_REAL = {"cold": 1.5, "warm": 2.0, "noop": 2.0, "noop-again": 2.0, "changed": 2.0}
+TARGETS_UV_REAL.update({"tree-cold": 1.5, "tree-warm": 2.0})
 TARGETS_UV_REAL["hashes"] = 1.0
 TARGET_PIP_REAL = 0.25
 
@@ -242,14 +252,15 @@ def setup_tools(ws: Path, base_python: str, upgrade: bool) -> tuple[Path, dict[s
 
 
 def ensure_wheels(ws: Path, bench_py: Path) -> Path:
-    """Download, once, every wheel the lock (and changed.txt) allows for this interpreter."""
+    """Download, once, every wheel the locks (lock.txt, changed.txt, ansible-lock.txt) allow
+    for this interpreter."""
     dest = ws / "wheels"
     dest.mkdir(parents=True, exist_ok=True)
     stamp = dest / ".downloaded"
-    key = hashlib.sha256(LOCK.read_bytes() + CHANGED.read_bytes()).hexdigest()
+    key = hashlib.sha256(LOCK.read_bytes() + CHANGED.read_bytes() + TREE.read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == key:
         return dest
-    for req in (LOCK, CHANGED):
+    for req in (LOCK, CHANGED, TREE):
         log(f"downloading the wheels of {req.name} from {DEFAULT_INDEX} into {dest}")
         check(
             [
@@ -350,6 +361,20 @@ def write_real_pages(
             f"not on the default index's pages (delete {pages} to fetch them again): {missing}"
         )
     return stats
+
+
+def lock_size(wheels: Path, pins: dict[str, str]) -> Json:
+    """The projects, bytes of wheels and files once installed of a lock."""
+    sizes = [
+        (w.stat().st_size, len(zipfile.ZipFile(w).namelist()))
+        for w in wheels.glob("*.whl")
+        if pins.get(wheel_key(w.name)[0]) == wheel_key(w.name)[1]
+    ]
+    return {
+        "projects": len(pins),
+        "bytes": sum(s for s, _ in sizes),
+        "files": sum(n for _, n in sizes),
+    }
 
 
 def wheel_key(filename: str) -> tuple[str, str]:
@@ -662,10 +687,16 @@ class Bench:
         self.lock = ws / "lock.txt"
         self.changed = ws / "lock-changed.txt"
         self.pins_file = ws / "lock-pins.txt"
+        self.tree = ws / "ansible-lock.txt"
         shutil.copyfile(LOCK, self.lock)
+        shutil.copyfile(TREE, self.tree)
         self.changed_project = write_changed_lock(self.changed)
         self.pins_file.write_text("".join(f"{n}=={v}\n" for n, v in read_pins(LOCK).items()))
-        self.expect = {self.lock: read_pins(self.lock), self.changed: read_pins(self.changed)}
+        self.expect = {
+            self.lock: read_pins(self.lock),
+            self.changed: read_pins(self.changed),
+            self.tree: read_pins(self.tree),
+        }
         self.has_hashes = (
             subprocess.run(
                 [str(self.bench_py), "-m", "pip_hashsync", "hashes", "--help"],
@@ -767,12 +798,16 @@ class Bench:
             "--dry-run",
         ]
 
-    def execute(self, cmd: list[str], cache: Path) -> tuple[float, int, str]:
+    def execute(self, cmd: list[str], cache: Path) -> Json:
+        """Run ``cmd``: its wall seconds, CPU seconds (user + system, the command and its
+        children: less sensitive than wall time to other load on the machine), exit code
+        and log."""
         logf = self.fresh("log")
         env = clean_env(XDG_CACHE_HOME=str(cache.parent / (cache.name + "-xdg")))
         if hasattr(os, "sync") and not self.args.no_sync:
             os.sync()  # nobody pays for the write-back of the previous command
         with open(logf, "wb") as out:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             rc = subprocess.run(
                 cmd,
@@ -783,7 +818,9 @@ class Bench:
                 cwd=self.runs_dir,
             ).returncode
             dt = time.perf_counter() - t
-        return dt, rc, str(logf)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        return {"seconds": dt, "cpu": cpu, "rc": rc, "log": str(logf)}
 
     def verify(self, venv: Path, lock: Path) -> str | None:
         site = next((venv / "lib").glob("python*/site-packages"))
@@ -798,13 +835,80 @@ class Bench:
         extra = sorted(f"{n}=={v}" for n, v in have.items() if want.get(n) != v)
         return f"target differs from {lock.name}: missing {missing}, unexpected {extra}"
 
+    def integrity(self, tool: str, venv: Path, lock: Path) -> str | None:
+        """Untimed, after every sync: ``pip check`` in the target, every RECORD row's file
+        present with the bytes its hash names, and for pip-hashsync its own ``verify``
+        against the lock (RECORDs, provenance, nothing unlisted)."""
+        py, bench_py = str(bin_path(venv, "python")), str(self.bench_py)
+        checks = {"pip check": [bench_py, "-m", "pip", "--python", py, "check"]}
+        if tool == "pip-hashsync":
+            verify = [
+                bench_py,
+                "-m",
+                "pip_hashsync",
+                "verify",
+                "-r",
+                str(lock),
+                "--venv",
+                str(venv),
+            ]
+            checks["pip-hashsync verify"] = verify
+        for what, cmd in checks.items():
+            p = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True)
+            if p.returncode:
+                detail = (p.stdout + p.stderr).strip().splitlines()
+                return f"{what} failed ({p.returncode}): " + "; ".join(detail[:5])
+        return check_records(venv)
+
     def timed_sync(self, tool: str, lock: Path, venv: Path, cache: Path) -> Json:
-        dt, rc, logf = self.execute(self.sync_cmd(tool, lock, venv, cache), cache)
-        res: Json = {"seconds": dt, "rc": rc, "log": logf}
-        problem = f"exit {rc}" if rc else self.verify(venv, lock)
+        res = self.execute(self.sync_cmd(tool, lock, venv, cache), cache)
+        problem = f"exit {res['rc']}" if res["rc"] else self.verify(venv, lock)
+        problem = problem or self.integrity(tool, venv, lock)
         if problem:
             res["error"] = problem
         return res
+
+
+#: RECORD rows without a hash by design (PEP 376, PEP 491), and bytecode compiled at install.
+UNHASHED = re.compile(r"(^|/)(RECORD(\.jws|\.p7s)?|[^/]+\.pyc)$")
+
+
+def check_records(venv: Path) -> str | None:
+    """Every file every RECORD of the target lists exists, with the size and sha256 the row
+    gives; a row without a hash only for RECORD itself and bytecode. None when all hold."""
+    import base64
+    import csv
+
+    site = next((venv / "lib").glob("python*/site-packages"))
+    problems = []
+    rows = 0
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        with open(record, newline="", encoding="utf-8") as f:
+            for row in csv.reader(f):
+                if not row:
+                    continue
+                rows += 1
+                path, digest, size = [*row, "", ""][:3]
+                full = os.path.normpath(site / path)
+                if not digest:
+                    if not UNHASHED.search(path):
+                        problems.append(f"{record.parent.name}: {path}: no hash")
+                    continue
+                algorithm, _, want = digest.partition("=")
+                try:
+                    with open(full, "rb") as g:
+                        data = g.read()
+                except OSError as exc:
+                    problems.append(f"{record.parent.name}: {path}: {exc.strerror}")
+                    continue
+                got = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest())
+                if got.rstrip(b"=").decode() != want or (size and int(size) != len(data)):
+                    problems.append(f"{record.parent.name}: {path}: bytes differ from RECORD")
+    if not rows:
+        return "no RECORD rows in the target"
+    if problems:
+        return f"RECORD check: {len(problems)} problems: " + "; ".join(problems[:5])
+    return None
 
 
 def printed_digests(logf: Path) -> set[str]:
@@ -825,18 +929,24 @@ class ToolState:
     cache: Path
     filled: bool = False
     venv: Path | None = None
+    #: The cache of the large-tree scenarios, once a sync of ansible-lock.txt filled it.
+    tree_cache: Path | None = None
     #: ``venv`` has seen a no-op since it was synced.
     idle: bool = False
 
 
+Results = dict[str, dict[str, dict[str, list[Json]]]]
+
+
 def run_all(
-    benches: dict[str, Bench], scenarios: list[str], runs: int
-) -> dict[str, dict[str, dict[str, list[Json]]]]:
-    """{variant: {scenario: {tool: [result per run]}}}: run by run, every variant (index pages)
-    in turn, every scenario, the three tools interleaved (the order rotates every run)."""
-    everything: dict[str, dict[str, dict[str, list[Json]]]] = {
-        v: {s: {t: [] for t in TOOLS} for s in scenarios} for v in benches
-    }
+    benches: dict[str, Bench], scenarios: list[str], runs: int, everything: Results, partial: Path
+) -> None:
+    """Fill ``everything`` ({variant: {scenario: {tool: [result per run]}}}): run by run,
+    every variant (index pages) in turn, every scenario, the three tools interleaved (the
+    order rotates every run). The results so far are also written to ``partial`` after every
+    run and variant (a long benchmark cut short still has them)."""
+    for v in benches:
+        everything[v] = {s: {t: [] for t in TOOLS} for s in scenarios}
     for i in range(runs):
         order = list(TOOLS[i % 3 :] + TOOLS[: i % 3])
         for variant, bench in benches.items():
@@ -854,12 +964,11 @@ def run_all(
                         if tool not in hashes_tools:
                             continue
                         cache = bench.fresh(f"cache-hashes-{tool}")
-                        dt, rc, logf = bench.execute(bench.hashes_cmd(tool, cache), cache)
-                        r: Json = {"seconds": dt, "rc": rc, "log": logf}
-                        if rc:
-                            r["error"] = f"exit {rc}"
+                        r: Json = bench.execute(bench.hashes_cmd(tool, cache), cache)
+                        if r["rc"]:
+                            r["error"] = f"exit {r['rc']}"
                         else:  # both must print the same digests
-                            digests[tool] = printed_digests(Path(logf))
+                            digests[tool] = printed_digests(Path(r["log"]))
                             if len(digests) == 2 and digests["uv"] != digests["pip-hashsync"]:
                                 r["warning"] = (
                                     "digests differ from uv's: "
@@ -870,6 +979,14 @@ def run_all(
                         st.cache, venv = bench.fresh(f"cache-{tool}"), bench.new_venv()
                         r = bench.timed_sync(tool, bench.lock, venv, st.cache)
                         st.filled, st.venv = True, None if "error" in r else venv
+                    elif s == "tree-cold":
+                        st.tree_cache = bench.fresh(f"cache-tree-{tool}")
+                        r = bench.timed_sync(tool, bench.tree, bench.new_venv(), st.tree_cache)
+                    elif s == "tree-warm":
+                        if st.tree_cache is None:  # untimed: fill the cache
+                            st.tree_cache = bench.fresh(f"cache-tree-{tool}")
+                            bench.timed_sync(tool, bench.tree, bench.new_venv(), st.tree_cache)
+                        r = bench.timed_sync(tool, bench.tree, bench.new_venv(), st.tree_cache)
                     elif s == "warm":
                         if not st.filled:  # untimed: fill the cache
                             bench.timed_sync(tool, bench.lock, bench.new_venv(), st.cache)
@@ -887,7 +1004,11 @@ def run_all(
                         if st.venv is not None and s == "noop-again" and not st.idle:
                             bench.timed_sync(tool, bench.lock, st.venv, st.cache)  # untimed
                         if st.venv is None:
-                            r = {"seconds": 0.0, "error": "preparation failed", "log": prep["log"]}
+                            r = {
+                                "seconds": 0.0,
+                                "error": f"preparation failed: {prep['error']}",
+                                "log": prep["log"],
+                            }
                         elif s in ("noop", "noop-again"):
                             r = bench.timed_sync(tool, bench.lock, st.venv, st.cache)
                             st.idle = True
@@ -906,11 +1027,11 @@ def run_all(
                         mark += f"  WARNING: {r['warning']} (log: {r['log']})"
                     log(
                         f"  run {i + 1}/{runs}  {label}{s:<8} {tool:<13} "
-                        f"{r['seconds']:8.3f} s{mark}"
+                        f"{r['seconds']:8.3f} s (cpu {r.get('cpu', 0.0):7.3f} s){mark}"
                     )
             if not bench.args.keep:
                 shutil.rmtree(bench.runs_dir, ignore_errors=True)
-    return everything
+            partial.write_text(json.dumps({"runs_done": i + 1, "results": everything}) + "\n")
 
 
 # --------------------------------------------------------------------------- report
@@ -942,7 +1063,11 @@ def summarize(results: dict[str, dict[str, list[Json]]], real: bool = False) -> 
             warnings = [f"{r['warning']} (log: {r['log']})" for r in rs if "warning" in r]
             if warnings:
                 entry["warnings"] = warnings
-            entry["raw"] = [{k: r[k] for k in ("seconds", "order", "error") if k in r} for r in rs]
+            cpu = [float(r["cpu"]) for r in rs if "error" not in r and "cpu" in r]
+            if cpu:
+                entry["cpu_median"] = statistics.median(cpu)
+            keys = ("seconds", "cpu", "order", "error")
+            entry["raw"] = [{k: r[k] for k in keys if k in r} for r in rs]
             row[tool] = entry
         hs = row.get("pip-hashsync", {}).get("median")
         ratios: dict[str, float] = {}
@@ -998,6 +1123,19 @@ def table(summary: dict[str, Json], has_hashes: bool, real: bool = False) -> str
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def cpu_table(summary: dict[str, Json]) -> str:
+    """CPU seconds (user + system, children included), median per tool: beside the wall
+    times, what each tool cost the machine, which other load on it changes less."""
+    rows = [["cpu", *TOOLS]]
+    for s, row in summary.items():
+        cells = [row.get(t, {}).get("cpu_median") for t in TOOLS]
+        rows.append([s, *("–" if c is None else fmt(c) for c in cells)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
 
 
 def fs_type(path: Path) -> str:
@@ -1118,20 +1256,12 @@ def main() -> None:
     variants = list(dict.fromkeys(args.pages))
     real_pages = None
     if set(variants) - {"small"}:
-        real_pages = fetch_real_pages(ws, sorted(read_pins(LOCK)), args.refresh_pages)
-    lock_stats = build_index(ws, wheels, [read_pins(LOCK), read_pins(CHANGED)], real_pages)
-    lock_only = {k: v for k, v in read_pins(LOCK).items()}
-    sizes = [
-        (w.stat().st_size, len(zipfile.ZipFile(w).namelist()))
-        for w in wheels.glob("*.whl")
-        if lock_only.get(wheel_key(w.name)[0]) == wheel_key(w.name)[1]
-    ]
-    lock_stats = {
-        "projects": len(lock_only),
-        "bytes": sum(s for s, _ in sizes),
-        "files": sum(n for _, n in sizes),
-        "index": lock_stats,
-    }
+        names = sorted(read_pins(LOCK).keys() | read_pins(TREE).keys())
+        real_pages = fetch_real_pages(ws, names, args.refresh_pages)
+    locks = [read_pins(LOCK), read_pins(CHANGED), read_pins(TREE)]
+    index_stats = build_index(ws, wheels, locks, real_pages)
+    lock_stats, tree_stats = (lock_size(wheels, read_pins(p)) for p in (LOCK, TREE))
+    lock_stats.update(index=index_stats, tree=tree_stats)
 
     kind = args.server or ("nginx" if find_nginx() else "python")
     if kind == "nginx" and not find_nginx():
@@ -1148,6 +1278,10 @@ def main() -> None:
         log(
             f"lock: {lock_stats['projects']} projects, {lock_stats['bytes'] / 1e6:.1f} MB of "
             f"wheels, {lock_stats['files']} files; index {index_url} served by {server_desc}"
+        )
+        log(
+            f"large-tree lock ({TREE.name}): {tree_stats['projects']} projects, "
+            f"{tree_stats['bytes'] / 1e6:.1f} MB of wheels, {tree_stats['files']} files"
         )
         log(
             f"server alone: {srv['requests']} requests ({mb:.1f} MB) in "
@@ -1185,7 +1319,11 @@ def main() -> None:
                 )
             if not args.keep:
                 shutil.rmtree(bench.runs_dir, ignore_errors=True)
-        everything = run_all(benches, scenarios, args.runs)
+        everything: Results = {}
+        try:
+            run_all(benches, scenarios, args.runs, everything, ws / "partial.json")
+        except KeyboardInterrupt:  # Ctrl-C: the runs done so far still make a table
+            log("interrupted: the tables below hold the runs done so far")
     finally:
         stop_server(proc)
 
@@ -1193,6 +1331,7 @@ def main() -> None:
     for variant, results in everything.items():
         summary = summarize(results, real=variant != "small")
         text = table(summary, bench.has_hashes, real=variant != "small")
+        text += "\n\n" + cpu_table(summary)
         per_variant[variant] = {"index": urls[variant], "summary": summary, "table": text}
         log("")
         log(
@@ -1243,6 +1382,18 @@ def main() -> None:
         shutil.copyfile(out, HERE / "latest.json")
         log(f"copied to {HERE / 'latest.json'}")
     log(f"total {time.perf_counter() - t_start:.0f} s")
+    failed = [
+        f"{variant} {s} {tool}: {error}"
+        for variant, v in per_variant.items()
+        for s, row in v["summary"].items()
+        for tool, entry in row.items()
+        if isinstance(entry, dict)
+        for error in entry.get("errors", [])
+    ]
+    if failed:
+        sys.exit(
+            f"{len(failed)} runs failed (a wrong target, pip check, RECORDs):\n" + "\n".join(failed)
+        )
 
 
 if __name__ == "__main__":

@@ -146,9 +146,10 @@ def _closed(
     )
 
 
-def synced_count(request: SyncRequest) -> int | None:
+def synced_count(request: SyncRequest, *, just_changed: bool = False) -> int | None:
     """The number of distributions already matching ``request``, or None when the full path
-    must run (something to change, something to report, or a doubt)."""
+    must run (something to change, something to report, or a doubt). ``just_changed``: a
+    sync asks once its changes are in, for the receipt (see :func:`write_receipt`)."""
     venv = Path(request.venv) if request.venv else None
     if venv is not None and not venv.exists():
         return None
@@ -175,6 +176,7 @@ def synced_count(request: SyncRequest) -> int | None:
             target.executable,
             target.site_dirs(),
             len(installed),
+            just_changed=just_changed,
         )
         return len(installed)
     return None

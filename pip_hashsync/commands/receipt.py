@@ -19,7 +19,10 @@ no import beyond the standard library; any difference, or any doubt, runs the fu
 Adding, removing or renaming anything in a site directory changes the directory's mtime, and
 any install rewrites ``METADATA``. A receipt is written only when the newest of those times
 is older than a file system's timestamp resolution could hide, so that a change made just
-after it cannot carry the same time. What the full check does not look at (a file edited
+after it cannot carry the same time. A sync that has just changed the environment cannot
+wait for that: it leaves the receipt when the file system gives a file created before the
+stamps are taken (the receipt's own temporary file) a later time than every stamp — a later
+change then gets a later time still. What the full check does not look at (a file edited
 inside an installed package) the receipt does not either.
 """
 
@@ -45,19 +48,26 @@ _SETTLED_WHOLE_SECONDS_NS = 2_000_000_000
 Stamp = list[int] | None
 
 
+def receipt_venv(request: SyncRequest) -> str | None:
+    """The venv whose receipt answers ``request``: a ``--venv`` only, where it has a home of
+    its own; None otherwise."""
+    return request.venv if request.venv and not request.python else None
+
+
 def receipt_count(request: SyncRequest) -> int | None:
     """The number of installed distributions the receipt in ``request.venv`` vouches for, or
     None when there is none or anything it rests on has changed."""
-    if not request.venv or request.python:
+    venv = receipt_venv(request)
+    if venv is None:
         return None
     try:
-        with open(os.path.join(request.venv, RECEIPT_FILE), "rb") as file:
+        with open(os.path.join(venv, RECEIPT_FILE), "rb") as file:
             receipt = json.load(file)
         if receipt.get("key") != _key(request) or not files_unchanged(receipt["files"]):
             return None
         if _config_digests(receipt["config"]) != receipt["config"]:
             return None
-        environment = _environment(request.venv, receipt["executable"], receipt["site_dirs"])
+        environment = _environment(venv, receipt["executable"], receipt["site_dirs"])
         if environment is None or environment != receipt["environment"]:
             return None
         return int(receipt["count"])
@@ -72,35 +82,47 @@ def write_receipt(
     executable: str,
     site_dirs: Sequence[str],
     count: int,
+    *,
+    just_changed: bool = False,
 ) -> None:
     """Record that ``request`` found ``count`` distributions synced; ``files`` maps every
     file read to the sha256 of its bytes (None: not a local file, no receipt then), and
-    ``config_files`` are the pip configuration files consulted. Quietly does nothing when
-    the receipt could not be trusted or written."""
-    if not request.venv or request.python or any(v is None for v in files.values()):
+    ``config_files`` are the pip configuration files consulted; ``just_changed``: this run
+    changed the environment moments ago (settled by the file system's clock, see above).
+    Quietly does nothing when the receipt could not be trusted or written."""
+    venv = receipt_venv(request)
+    if venv is None or any(v is None for v in files.values()):
         return
-    environment = _environment(request.venv, executable, site_dirs)
-    if environment is None or not _settled(environment):
-        return
-    receipt = {
-        "format": _FORMAT,
-        "key": _key(request),
-        "files": files,
-        "config": _config_digests(config_files),
-        "executable": executable,
-        "site_dirs": list(site_dirs),
-        "environment": environment,
-        "count": count,
-    }
-    path = os.path.join(request.venv, RECEIPT_FILE)
+    path = os.path.join(venv, RECEIPT_FILE)
     temp = f"{path}.{os.getpid()}.tmp"
+    trusted = False
     try:
         with open(temp, "w", encoding="utf-8") as file:
-            json.dump(receipt, file)
-        os.replace(temp, path)
+            created = os.fstat(file.fileno())  # before the stamps: see _later_than_all
+            environment = _environment(venv, executable, site_dirs)
+            trusted = environment is not None and (
+                _settled(environment)
+                or (just_changed and _later_than_all(created, environment, site_dirs))
+            )
+            if trusted:
+                receipt = {
+                    "format": _FORMAT,
+                    "key": _key(request),
+                    "files": files,
+                    "config": _config_digests(config_files),
+                    "executable": executable,
+                    "site_dirs": list(site_dirs),
+                    "environment": environment,
+                    "count": count,
+                }
+                json.dump(receipt, file)
+        if trusted:
+            os.replace(temp, path)
+            return
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        pass
+    with contextlib.suppress(OSError):
+        os.unlink(temp)
 
 
 def _key(request: SyncRequest) -> str:
@@ -156,3 +178,18 @@ def _settled(environment: Mapping[str, Stamp]) -> bool:
     whole_seconds = all(t % 1_000_000_000 == 0 for t in times)
     needed = _SETTLED_WHOLE_SECONDS_NS if whole_seconds else _SETTLED_NS
     return time.time_ns() - max(times) >= needed
+
+
+def _later_than_all(
+    created: os.stat_result, environment: Mapping[str, Stamp], site_dirs: Sequence[str]
+) -> bool:
+    """Whether the file system stamped a file created before the stamps were taken later
+    than every one of them: any change after that gets a time at least as late, so it cannot
+    hide behind an equal stamp (at any timestamp resolution). Only on the site directories'
+    own file system, whose clock it is."""
+    try:
+        if any(os.stat(site_dir).st_dev != created.st_dev for site_dir in site_dirs):
+            return False
+    except OSError:
+        return False
+    return all(stamp is None or stamp[1] < created.st_mtime_ns for stamp in environment.values())

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 from pip_hashsync import DEFAULT_LINK_MODE, LinkMode
 from pip_hashsync.archives.cache import ArchiveCache, BuiltWheel
 from pip_hashsync.archives.fetch import Archive, FetchRequest, check_wheels, fetch
+from pip_hashsync.commands.fastpath import synced_count
+from pip_hashsync.commands.receipt import receipt_venv
 from pip_hashsync.environment.install import WheelToInstall, compile_bytecode
 from pip_hashsync.environment.installed import Provenance
 from pip_hashsync.environment.target import Target, create_venv
@@ -183,6 +185,8 @@ def _run(
             finally:
                 if plan.workspace is not None:
                     plan.workspace.cleanup()
+            if outcome.done and outcome.exit_code == ExitCode.OK:
+                _leave_receipt(request)
     finally:
         cache.close()
     return _finish(outcome, started)
@@ -224,6 +228,15 @@ def _carry_out(
         _transact(target, plan, changes, archives, built, options, outcome, unpacked, progress)
     outcome.done = changes
     return outcome
+
+
+def _leave_receipt(request: SyncRequest) -> None:
+    """After a sync changed the environment, the no-op check once more (under the lock),
+    which leaves the receipt when it finds the environment synced: the next run is then
+    answered from the receipt, not by the whole check (issue 16). Not for ``install``, which
+    never removes: what it leaves says nothing about what ``sync`` would do."""
+    if not request.additive and receipt_venv(request) is not None:
+        synced_count(request, just_changed=True)
 
 
 def local_fill(request: SyncRequest, say: Callable[[str], None]) -> FillEnv:
