@@ -103,8 +103,14 @@ def subprocess_sync(
     argv += ["--venv", str(venv), "-i", index.index_url, "--cache-dir", str(cache)]
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {})}, preexec_fn=_ctrl_c_as_from_a_terminal,
     )  # fmt: skip
+
+
+def _ctrl_c_as_from_a_terminal() -> None:
+    """The child takes SIGINT as Ctrl-C (Python's KeyboardInterrupt) even when this run
+    ignores it, as a run started in the background by a script does (CI may)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def lock_for(*wheels: Path, extra: str = "") -> str:

@@ -47,7 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         contextlib.redirect_stdout(cast(TextIO, _Redacting(sys.stdout))),
         contextlib.redirect_stderr(cast(TextIO, _Redacting(sys.stderr))),
     ):
-        return _run(argv)
+        try:
+            code = _run(argv)
+            sys.stdout.flush()  # a pipe holds the output until here: it may break now
+        except BrokenPipeError:  # the reader stopped early (``| head``): its choice, no bug
+            _discard_stdout()
+            return _READER_GONE
+        return code
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -65,9 +71,8 @@ def _run(argv: Sequence[str] | None) -> int:
         if wants_json(args):
             return emit(args, _INTERRUPTED, problems=[Problem("interrupted", message)])
         return _INTERRUPTED
-    except BrokenPipeError:  # the reader stopped early (``| head``): its choice, not a bug
-        _discard_stdout()
-        return _READER_GONE
+    except BrokenPipeError:
+        raise  # the reader went away: main() says so, not as a bug
     except Exception as exc:  # a bug: said in two lines, not a traceback
         _report_bug(exc)
         if wants_json(args):
