@@ -153,3 +153,27 @@ def test_a_reader_that_stops_early_is_no_internal_error(tmp_path: Path) -> None:
     os.close(write_end)
     assert "internal error" not in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert out.returncode == 141
+
+
+def test_lint_each_reads_every_file_on_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pre-commit passes every matching file to one run: two locks that are never installed
+    together (one per Python) pin different versions, which is no conflict with ``--each``;
+    a file's own problem still fails the run, named with its file and line."""
+    py310 = write(tmp_path / "requirements-py310.txt", f"six==1.16.0 --hash=sha256:{SHA_A}\n")
+    py311 = write(tmp_path / "requirements-py311.txt", f"six==1.17.0 --hash=sha256:{SHA_A}\n")
+    assert main(["lint", str(py310), str(py311)]) == 2
+    capsys.readouterr()
+
+    assert main(["lint", "--each", str(py310), str(py311)]) == 0
+    out = capsys.readouterr().out
+    assert f"{py310}: 1 requirement(s)" in out and f"{py311}: 1 requirement(s)" in out
+
+    unpinned = write(tmp_path / "requirements-docs.txt", f"six --hash=sha256:{SHA_A}\n")
+    assert main(["lint", "--each", str(py310), str(unpinned)]) == 2
+    assert f"{unpinned}:1" in capsys.readouterr().err
+    assert main(["lint", "--each", "--format", "json", str(py310), str(unpinned)]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["exit_code"] == 2 and "requirements" not in report
+    assert [p["source"] for p in report["problems"]] == [f"{unpinned}:1"]

@@ -79,6 +79,12 @@ def build_parser() -> _Parser:
         "evaluated, so every line is checked. Exit 0 when valid, 2 with the problems.",
     )
     _add_file_arguments(lint)
+    lint.add_argument(
+        "--each", action="store_true",
+        help="check each file on its own (with what it includes), as for locks never installed "
+        "together: one per Python, or a hashed lock beside an unhashed one (pre-commit passes "
+        "every matching file to one run)",
+    )  # fmt: skip
     _add_lock_options(lint)
     _add_hash_mode_options(lint)
     _add_format_option(lint)

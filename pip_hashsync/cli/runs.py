@@ -39,23 +39,31 @@ def given_files(args: argparse.Namespace, default: str | None = None) -> list[st
 def run_lint(args: argparse.Namespace) -> int:
     from pip_hashsync.commands.lint import lint
 
-    report = lint(
-        given_files(args),
-        args.constraint,
-        require_hashes=args.require_hashes,
-        no_require_hashes=args.no_require_hashes,
-        extras=args.extras,
-        groups=args.groups,
-    )
-    code = ExitCode.OK if report.ok else ExitCode.BAD_INPUT
+    files = given_files(args)
+    reports = [
+        lint(
+            group,
+            args.constraint,
+            require_hashes=args.require_hashes,
+            no_require_hashes=args.no_require_hashes,
+            extras=args.extras,
+            groups=args.groups,
+        )
+        for group in ([[file] for file in files] if args.each else [files])
+    ]
+    code = ExitCode.OK if all(r.ok for r in reports) else ExitCode.BAD_INPUT
     if wants_json(args):
-        body = report.to_json()
-        return emit(args, code, problems=report.problems, warnings=report.warnings, **body)
-    for warning in report.warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
-    if report.problems:
-        print(render_problems(report.problems), file=sys.stderr)
-    print(report.summary())
+        problems = [p for r in reports for p in r.problems]
+        warnings = [w for r in reports for w in r.warnings]
+        # lint's own keys describe one set of files: left out when --each read several
+        body = reports[0].to_json() if len(reports) == 1 else {}
+        return emit(args, code, problems=problems, warnings=warnings, **body)
+    for file, report in zip(files, reports, strict=True) if args.each else [("", reports[0])]:
+        for warning in report.warnings:
+            print(f"WARNING: {warning}", file=sys.stderr)
+        if report.problems:
+            print(render_problems(report.problems), file=sys.stderr)
+        print(f"{file}: {report.summary()}" if file else report.summary())
     return code
 
 
