@@ -370,7 +370,7 @@ def _add_target_options(parser: argparse._ActionsContainer, verb: str, keep_help
 
 def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
     """The requirements files, as arguments or ``-r`` options (as pip-sync and uv take
-    them), and the constraints files; see :func:`_given_files`."""
+    them), and the constraints files; see :func:`pip_hashsync.cli.runs.given_files`."""
     parser.add_argument("files", nargs="*", metavar="FILE", help="requirements file(s)")
     parser.add_argument(
         "-r", "--requirement", action="append", default=[], metavar="FILE",
