@@ -852,6 +852,31 @@ def test_keep_protects_an_unlisted_project(
     assert actions(plan)["mine"] == ("keep", None)
 
 
+def test_keep_follows_the_dependencies_that_apply_to_the_target(
+    run: Run, dirty_venv: Path, dist_dir: Path, workdir: Path
+) -> None:
+    """A kept project keeps what it needs here: a dependency behind a marker that is false
+    on the target, or behind an extra, is not needed, so a stray install of it goes (as
+    ``verify`` judges it: the two must agree)."""
+    a = build_wheel(dist_dir, "a", "1.0")
+    info = fake_installed(dirty_venv, "mine", "1.0")
+    metadata = (info / "METADATA").read_text(encoding="utf-8")
+    needs = [
+        "Requires-Dist: used\n",
+        'Requires-Dist: elsewhere; sys_platform == "nowhere"\n',
+        'Requires-Dist: optional; extra == "docs"\n',
+    ]
+    (info / "METADATA").write_text(metadata + "".join(needs), encoding="utf-8")
+    for name in ("used", "elsewhere", "optional"):
+        fake_installed(dirty_venv, name, "1.0")
+    reqs(workdir, f"a==1.0 {hashed(a)}\n")
+    code, plan = run("--keep", "mine", target=dirty_venv)
+    assert code == 0, plan
+    found = actions(plan)
+    assert found["mine"] == ("keep", None) and found["used"] == ("keep", None)
+    assert found["elsewhere"][0] == "remove" and found["optional"][0] == "remove"
+
+
 # -- output ------------------------------------------------------------------------------------
 
 

@@ -66,7 +66,7 @@ def already_synced(
     listed = {r.key for r in wanted}
     if not _closed(wanted, installed, listed, target):
         return False
-    keep = listed | protected_closure(protected, installed)
+    keep = listed | protected_closure(protected, installed, target.marker_env(""))
     return all(key in keep for key in installed)
 
 

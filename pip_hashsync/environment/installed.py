@@ -248,12 +248,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def protected_closure(
     protected: Iterable[str],
     installed: Mapping[str, InstalledDist],
-    marker_env: Mapping[str, str] | None = None,
+    marker_env: Mapping[str, str],
 ) -> set[str]:
-    """The protected names plus everything installed they depend on (policy 9), markers
-    and extras aside: keeping too much here only leaves a project installed. With a target's
-    ``marker_env``, only the requirements whose marker holds there without extras (for
-    ``verify``, where too much would leave projects unchecked)."""
+    """The protected names plus everything installed they need on the target (policy 9):
+    each ``Requires-Dist`` whose marker holds in ``marker_env``, extras not asked for.
+    ``sync``, its no-op check and ``verify`` judge with this one answer, so a project that
+    a kept one needs only elsewhere is removed by the first and not reported by the last."""
     keep: set[str] = set()
     todo: list[str] = [canonicalize_name(n) for n in protected]
     while todo:
@@ -263,7 +263,7 @@ def protected_closure(
         keep.add(key)
         dist = installed.get(key)
         for text in dist.requires() if dist else ():
-            name = requirement_name(text) if marker_env is None else _needed(text, marker_env)
+            name = _needed(text, marker_env)
             if name is not None:
                 todo.append(name)
     return keep

@@ -245,7 +245,11 @@ def plan_sync(
     }
     plan_rules = PlanRules(
         hash_mode=mode.enabled,
-        protected=frozenset(protected_closure(protected_names(target, request.keep), installed)),
+        protected=frozenset(
+            protected_closure(
+                protected_names(target, request.keep), installed, target.marker_env("")
+            )
+        ),
         marker_false=marker_false,
         trust_installed=request.trust_installed,
         additive=request.additive,
