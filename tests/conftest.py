@@ -99,16 +99,17 @@ def empty_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def fresh_venv(tmp_path: Path) -> Path:
-    """An empty venv (no pip) of this test's own, which the test may change."""
+def venv(tmp_path: Path) -> Path:
+    """An empty venv (no pip) of this test's own, which the test may change (a module
+    whose tests share one, or need another shape, defines its own ``venv``)."""
     path = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     return path
 
 
 @pytest.fixture
-def target_args(fresh_venv: Path, tmp_path: Path, index_server: IndexServer) -> list[str]:
-    """The options that point a run at ``fresh_venv``, the ``index_server`` and a cache of
+def target_args(venv: Path, tmp_path: Path, index_server: IndexServer) -> list[str]:
+    """The options that point a run at ``venv``, the ``index_server`` and a cache of
     this test's own."""
-    return ["--venv", str(fresh_venv), "-i", index_server.index_url, "--cache-dir",
+    return ["--venv", str(venv), "-i", index_server.index_url, "--cache-dir",
             str(tmp_path / "cache"), "--no-input"]  # fmt: skip

@@ -57,12 +57,12 @@ def changed(
 
 def test_a_fresh_install_says_what_was_installed(
     capsys: pytest.CaptureFixture[str], workdir: Path, dist_dir: Path, target_args: list[str],
-    fresh_venv: Path,
+    venv: Path,
 ) -> None:  # fmt: skip
     lock(build_wheel(dist_dir, "alpha", "1.0"), build_wheel(dist_dir, "beta", "2.0"))
     code, lines = run(capsys, "sync", "requirements.txt", *target_args)
     assert code == 0
-    assert lines[0].startswith("Using Python ") and lines[0].endswith(f"at: {fresh_venv}")
+    assert lines[0].startswith("Using Python ") and lines[0].endswith(f"at: {venv}")
     assert split(lines) == ([" + alpha==1.0", " + beta==2.0"], "installed 2")
 
 

@@ -28,12 +28,11 @@ from test_sync_apply import (
     site_packages,
     snapshot,
     sync,
-    venv,
 )
 
 from pip_hashsync.index.http import HttpClient, HttpSettings, NetworkError
 
-__all__ = ["cache", "sync", "venv"]  # fixtures shared with test_sync_apply
+__all__ = ["cache", "sync"]  # fixtures shared with test_sync_apply
 
 # -- a RECORD row naming a folder --------------------------------------------------------------
 

@@ -19,11 +19,6 @@ from pip_hashsync.cli import main
 
 
 @pytest.fixture
-def venv(fresh_venv: Path) -> Path:
-    return fresh_venv
-
-
-@pytest.fixture
 def lock(index_server: IndexServer, workdir: Path) -> Path:
     """``requirements.txt`` in the current folder, pinning a wheel the index serves."""
     alpha = build_wheel(index_server.root, "alpha", "1.0", files={"alpha/__init__.py": "A = 1\n"})

@@ -31,10 +31,9 @@ from test_sync_apply import (
     snapshot,
     standalone_python,
     sync,
-    venv,
 )
 
-__all__ = ["cache", "sync", "venv"]  # fixtures shared with test_sync_apply
+__all__ = ["cache", "sync"]  # fixtures shared with test_sync_apply
 
 
 def tree(root: Path) -> dict[str, str]:

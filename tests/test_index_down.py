@@ -4,8 +4,6 @@ where it was configured, and ``-v`` shows retries as they happen."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,13 +35,6 @@ def count_connections(monkeypatch: pytest.MonkeyPatch, port: int) -> list[int]:
 
     monkeypatch.setattr(urllib3.util.connection, "create_connection", counting)
     return attempts
-
-
-@pytest.fixture
-def venv(tmp_path: Path) -> Path:
-    path = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
 
 
 @pytest.mark.parametrize("where", ["command line", "variable", "config file"])

@@ -40,12 +40,6 @@ Sync = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def venv(tmp_path: Path) -> Path:
-    """A fresh venv; runs use the archive cache ``tmp_path / "cache"``."""
-    return make_venv(tmp_path / "venv")
-
-
-@pytest.fixture
 def sync(
     venv: Path, index_server: IndexServer, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> Sync:

@@ -75,7 +75,7 @@ def actions(data: Report) -> dict[str, tuple[str, bool]]:
 
 def test_sync_real_run_reports_each_action_done(
     capsys: pytest.CaptureFixture[str], locked: dict[str, Path], target_args: list[str],
-    fresh_venv: Path,
+    venv: Path,
 ) -> None:  # fmt: skip
     data = report(capsys, "sync", "requirements.txt", *target_args)
     assert data["exit_code"] == 0 and data["mode"] == "apply" and data["changed"] is True
@@ -85,7 +85,7 @@ def test_sync_real_run_reports_each_action_done(
     assert alpha["sha256"] == sha256_of(locked["alpha"])
     assert alpha["reason"] == "not installed"
     assert data["counts"] == {"install": 2, "replace": 0, "reinstall": 0, "remove": 0, "keep": 0}
-    assert data["target"]["prefix"] == str(fresh_venv)
+    assert data["target"]["prefix"] == str(venv)
     assert data["hash_mode"] is True and data["problems"] == []
     assert data["timings"]["total"] >= 0
 
@@ -247,15 +247,15 @@ def test_lint_missing_file_and_no_file(capsys: pytest.CaptureFixture[str], workd
 
 def test_verify_clean_findings_and_bad_target(
     capsys: pytest.CaptureFixture[str], locked: dict[str, Path], target_args: list[str],
-    fresh_venv: Path, tmp_path: Path,
+    venv: Path, tmp_path: Path,
 ) -> None:  # fmt: skip
     assert main(["sync", "requirements.txt", *target_args, "-q"]) == 0
     capsys.readouterr()
-    data = report(capsys, "verify", "--venv", str(fresh_venv), "-r", "requirements.txt")
+    data = report(capsys, "verify", "--venv", str(venv), "-r", "requirements.txt")
     assert data["exit_code"] == 0 and data["findings"] == []
-    assert data["checked"]["distributions"] == 2 and data["target"]["prefix"] == str(fresh_venv)
-    (next(fresh_venv.glob("lib/python*/site-packages")) / "alpha" / "__init__.py").write_text("x\n")
-    data = report(capsys, "verify", "--venv", str(fresh_venv))
+    assert data["checked"]["distributions"] == 2 and data["target"]["prefix"] == str(venv)
+    (next(venv.glob("lib/python*/site-packages")) / "alpha" / "__init__.py").write_text("x\n")
+    data = report(capsys, "verify", "--venv", str(venv))
     assert data["exit_code"] == 1 and data["findings"][0]["kind"] == "changed"
     data = report(capsys, "verify", "--venv", str(tmp_path / "nope"))
     assert data["exit_code"] == 2 and data["problems"]

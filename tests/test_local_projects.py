@@ -23,12 +23,12 @@ import pytest
 from distbuilder import build_sdist_project, build_wheel
 from helpers import write
 from indexserver import IndexServer
-from test_sync_apply import Sync, cache, imports, site_packages, snapshot, sync, venv
+from test_sync_apply import Sync, cache, imports, site_packages, snapshot, sync
 
 from pip_hashsync.cli import main
 from pip_hashsync.urls import path_to_url
 
-__all__ = ["cache", "sync", "venv"]  # fixtures shared with test_sync_apply
+__all__ = ["cache", "sync"]  # fixtures shared with test_sync_apply
 
 
 def project(parent: Path, name: str, version: str, **knobs: Any) -> Path:

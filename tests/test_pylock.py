@@ -29,11 +29,6 @@ from pip_hashsync.cli import main
 FIXTURES = Path(__file__).parent / "fixtures" / "pylock"
 
 
-@pytest.fixture
-def venv(tmp_path: Path) -> Path:
-    return make_venv(tmp_path / "venv")
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """The command in-process, with no index configured: files come from the lock."""
     code = main([*argv, "--no-input"] if argv[0] in ("sync", "install") else list(argv))

@@ -67,11 +67,6 @@ def imports(venv: Path, module: str) -> str:
 
 
 @pytest.fixture
-def venv(tmp_path: Path) -> Path:
-    return make_venv(tmp_path / "venv")
-
-
-@pytest.fixture
 def cache(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 

@@ -19,12 +19,12 @@ import pytest
 from distbuilder import build_sdist_project, build_wheel, sha256_of
 from helpers import write
 from indexserver import IndexServer
-from test_sync_apply import Sync, cache, imports, make_venv, site_packages, snapshot, sync, venv
+from test_sync_apply import Sync, cache, imports, make_venv, site_packages, snapshot, sync
 
 from pip_hashsync import PROVENANCE_FILE
 from pip_hashsync.cli import main
 
-__all__ = ["cache", "sync", "venv"]  # fixtures shared with test_sync_apply
+__all__ = ["cache", "sync"]  # fixtures shared with test_sync_apply
 
 
 def pin(archive: Path, version: str = "1.0") -> str:

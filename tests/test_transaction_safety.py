@@ -22,7 +22,7 @@ import pytest
 from distbuilder import build_wheel
 from helpers import write
 from indexserver import IndexServer
-from test_sync_apply import lock_for, make_venv, site_packages, snapshot, subprocess_sync
+from test_sync_apply import lock_for, site_packages, snapshot, subprocess_sync
 
 from pip_hashsync.environment.target import introspect
 from pip_hashsync.environment.transaction import (
@@ -39,11 +39,6 @@ BIN = "Scripts" if os.name == "nt" else "bin"
 #: The random kill points of the loop below are drawn from this seed (another seed: set it;
 #: read here, before the isolation fixture removes ``PIP_*`` variables).
 KILL_SEED = int(os.environ.get("PIP_HASHSYNC_KILL_SEED", "13"))
-
-
-@pytest.fixture
-def venv(tmp_path: Path) -> Path:
-    return make_venv(tmp_path / "venv")
 
 
 def sync_to(
